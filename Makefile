@@ -1,0 +1,48 @@
+# crmwh: every target bootstraps its own virtualenv, so `make demo` and `make test` work first on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install demo test test-fast bench lint format clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install crmwh with its development tools
+
+demo: $(STAMP) ## Generate sample extracts and run the whole pipeline end to end
+	$(BIN)/python -m warehouse.demo
+
+test: $(STAMP) ## Run the test suite (pytest, real DuckDB/dbt)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP) ## Run the tests that do not build the whole warehouse
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+bench: $(STAMP) ## Measure throughput, build times, query latency (SCALES="small medium" by default)
+	$(BIN)/python -m warehouse.bench $(if $(SCALES),--scales "$(SCALES)",)
+
+lint: $(STAMP) ## ruff on Python, sqlfluff on the dbt models
+	$(BIN)/ruff check warehouse ingest cubes tests
+	$(BIN)/ruff format --check warehouse ingest cubes tests
+	$(BIN)/sqlfluff lint models macros --processes 2
+
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix warehouse ingest cubes tests
+	$(BIN)/ruff format warehouse ingest cubes tests
+
+clean: ## Remove generated data, dbt artefacts and caches (keeps .venv)
+	rm -rf warehouse/data target logs .pytest_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""One configuration home: ``crmwh.toml`` at the project root, every key overridable by
+``CRMWH_<SECTION>__<KEY>`` environment variables.
+
+The file is optional; the defaults below are what the shipped ``crmwh.toml`` says too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from warehouse.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "CRMWH_"
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    inbox_dir: Path = Path("warehouse/data/inbox")
+    lake_dir: Path = Path("warehouse/data/lake")
+    warehouse_path: Path = Path("warehouse/data/crmwh.duckdb")
+    runs_dir: Path = Path("warehouse/data/runs")
+
+
+@dataclass(frozen=True)
+class ReportingConfig:
+    currency: str = "USD"
+    fiscal_year_start_month: int = 2
+
+
+@dataclass(frozen=True)
+class BusinessHoursConfig:
+    timezone: str = "America/New_York"
+    start: str = "09:00"
+    end: str = "17:00"
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    country_holidays: str = "US"
+
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    default_first_response_seconds: int = 28800
+    first_response_seconds: dict[str, int] = field(
+        default_factory=lambda: {
+            "email": 28800,
+            "phone": 300,
+            "chat": 300,
+            "sms": 3600,
+            "social": 7200,
+            "web": 14400,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    batch_rows: int = 500_000
+    source_aliases: dict[str, str] = field(
+        default_factory=lambda: {
+            "salesforce": "salesforce",
+            "fivetran_salesforce": "salesforce",
+            "hubspot": "hubspot",
+            "fivetran_hubspot": "hubspot",
+            "billing": "billing",
+            "contact_center": "contact_center",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = PROJECT_ROOT
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    reporting: ReportingConfig = field(default_factory=ReportingConfig)
+    business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path: relative config paths are relative to the project root."""
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.resolve(self.paths.inbox_dir)
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.resolve(self.paths.lake_dir)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.paths.warehouse_path)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.resolve(self.paths.runs_dir)
+
+
+def _coerce(value: Any, target: Any, key: str) -> Any:
+    """Convert a TOML or environment value to the type of the default it replaces."""
+    if isinstance(target, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if isinstance(target, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+    if isinstance(target, Path):
+        return Path(str(value))
+    if isinstance(target, tuple):
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        return tuple(_coerce(v, target[0] if target else "", key) for v in value)
+    if isinstance(target, dict):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{key}: expected a JSON object, got {value!r}") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        sample = next(iter(target.values()), "")
+        return {str(k): _coerce(v, sample, f"{key}.{k}") for k, v in value.items()}
+    return str(value)
+
+
+def _build(cls: type, data: dict[str, Any], env: dict[str, str], prefix: str) -> Any:
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in [{prefix.lower().rstrip('_') or 'root'}]: {', '.join(sorted(unknown))}"
+        )
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        default = getattr(defaults, f.name)
+        env_key = f"{ENV_PREFIX}{prefix}{f.name.upper()}"
+        if is_dataclass(default):
+            section = data.get(f.name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"[{f.name}] must be a table")
+            values[f.name] = _build(type(default), section, env, f"{f.name.upper()}__")
+            continue
+        value = data.get(f.name, default)
+        if env_key in env:
+            value = env[env_key]
+        if isinstance(default, dict) and f.name in data and isinstance(data[f.name], dict):
+            merged = dict(default)
+            merged.update(data[f.name])
+            value = merged if env_key not in env else value
+        values[f.name] = _coerce(value, default, f"{prefix.lower()}{f.name}")
+    return cls(**values)
+
+
+def load_settings(config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Load ``crmwh.toml`` (or ``$CRMWH_CONFIG``) and apply ``CRMWH_*`` overrides."""
+    env = dict(os.environ if env is None else env)
+    if config_path is None:
+        config_path = Path(env.get("CRMWH_CONFIG", PROJECT_ROOT / "crmwh.toml"))
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML ({exc})") from None
+    root = Path(env.get("CRMWH_ROOT", config_path.parent if config_path.exists() else PROJECT_ROOT))
+    sections = {k: v for k, v in data.items()}
+    settings = Settings(
+        root=root.resolve(),
+        **{
+            f.name: _build(type(getattr(Settings(), f.name)), sections.get(f.name, {}), env, f"{f.name.upper()}__")
+            for f in fields(Settings)
+            if f.name != "root"
+        },
+    )
+    unknown = set(sections) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown section(s): {', '.join(sorted(unknown))}")
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    bh = settings.business_hours
+    try:
+        ZoneInfo(bh.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"business_hours.timezone: unknown time zone {bh.timezone!r}") from None
+    try:
+        if bh.start_time >= bh.end_time:
+            raise ConfigError("business_hours: start must be before end")
+    except ValueError:
+        raise ConfigError("business_hours.start/end: expected HH:MM") from None
+    if not set(bh.weekdays) <= set(range(7)):
+        raise ConfigError("business_hours.weekdays: days are 0 (Monday) to 6 (Sunday)")
+    if not 1 <= settings.reporting.fiscal_year_start_month <= 12:
+        raise ConfigError("reporting.fiscal_year_start_month: expected 1..12")
+    if len(settings.reporting.currency) != 3:
+        raise ConfigError("reporting.currency: expected an ISO-4217 code such as USD")
