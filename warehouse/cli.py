@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +34,7 @@ err = Console(stderr=True)
 out = Console()
 
 
-class Scale(str, Enum):
+class Scale(StrEnum):
     tiny = "tiny"
     small = "small"
     medium = "medium"
@@ -81,9 +81,9 @@ def generate(
     config: ConfigOption = None,
 ) -> None:
     """Generate realistic Salesforce, HubSpot, billing and contact-center extracts."""
+    settings = _settings(config)
     from warehouse.generate import generate_extracts
 
-    settings = _settings(config)
     target = out_dir or settings.inbox_dir
     summary = generate_extracts(
         target,
@@ -110,9 +110,9 @@ def ingest(
 
     Exit status: 0 all rows landed, 1 some rows rejected or files quarantined, 2 error.
     """
+    settings = _settings(config)
     from ingest.run import ingest_paths
 
-    settings = _settings(config)
     report = ingest_paths(settings, paths or None, progress=show_progress())
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -192,7 +192,9 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
     settings = Settings(
         root=root.resolve(),
         **{
-            f.name: _build(type(getattr(Settings(), f.name)), sections.get(f.name, {}), env, f"{f.name.upper()}__")
+            f.name: _build(
+                type(getattr(Settings(), f.name)), sections.get(f.name, {}), env, f"{f.name.upper()}__"
+            )
             for f in fields(Settings)
             if f.name != "root"
         },

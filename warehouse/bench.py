@@ -1,0 +1,157 @@
+"""`make bench`: throughput, build times, peak memory and query latency, each against a reference
+measured in the same run.
+
+For each scale (small and medium by default; `make bench SCALES="small medium large"`):
+1. generate the extracts (timed);
+2. ingest every CSV with crmwh and, on the same files, DuckDB's raw `COPY ... TO parquet` (rows/s, ratio);
+3. full dbt build of the warehouse in a child process (wall time, peak RSS of the build);
+4. one more day of extracts, then an incremental build (wall time, peak RSS);
+5. the fixed set of 50 cube queries against hand-written DuckDB SQL (p50/p95, overhead ratio).
+Results are printed and written to `<runs_dir>/../bench/results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from warehouse.config import PROJECT_ROOT, load_settings
+
+console = Console()
+DEFAULT_END = date(2026, 11, 15)
+
+
+def _crmwh(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a crmwh command in a child process; return (wall seconds, peak RSS of that child in MB)."""
+    started = time.perf_counter()
+    log = env.get("CRMWH_BENCH_LOG", os.devnull)
+    with open(log, "a", encoding="utf-8") as sink:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "warehouse.cli", *args],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=sink,
+            stderr=sink,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"crmwh {' '.join(args)} exited with {code}; see {log}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def bench_scale(scale: str, root: Path) -> dict[str, Any]:
+    work = root / scale
+    shutil.rmtree(work, ignore_errors=True)  # each run measures from an empty lake and warehouse
+    work.mkdir(parents=True)
+    inbox, lake, warehouse_path = work / "inbox", work / "lake", work / "crmwh.duckdb"
+    env = {
+        **os.environ,
+        "CI": "true",
+        "CRMWH_PATHS__INBOX_DIR": str(inbox),
+        "CRMWH_PATHS__LAKE_DIR": str(lake),
+        "CRMWH_PATHS__WAREHOUSE_PATH": str(warehouse_path),
+        "CRMWH_PATHS__RUNS_DIR": str(work / "runs"),
+        "CRMWH_BENCH_LOG": str(work / "bench.log"),
+    }
+    result: dict[str, Any] = {"scale": scale}
+
+    from warehouse.generate import generate_extracts
+
+    started = time.perf_counter()
+    summary = generate_extracts(inbox, scale=scale, seed=7, progress=False)
+    result["generate_seconds"] = round(time.perf_counter() - started, 2)
+    result["generated_rows"] = sum(f.rows for f in summary.files)
+
+    from ingest.benchmark import run_ingest_benchmark
+
+    result["ingest"] = run_ingest_benchmark(inbox, work / "ingest-bench")
+
+    _crmwh(["ingest"], env)
+    wall, peak = _crmwh(["build", "--full-refresh"], env)
+    result["full_build_seconds"] = round(wall, 1)
+    result["full_build_peak_mb"] = round(peak)
+
+    next_day = DEFAULT_END + timedelta(days=1)
+    generate_extracts(inbox, scale=scale, seed=7, as_of=next_day, progress=False)
+    _crmwh(["ingest"], env)
+    wall, peak = _crmwh(["build"], env)
+    result["incremental_build_seconds"] = round(wall, 1)
+    result["incremental_build_peak_mb"] = round(peak)
+
+    from cubes.benchmark import run_cube_benchmark
+
+    result["cubes"] = run_cube_benchmark(warehouse_path)
+    return result
+
+
+def render(results: list[dict[str, Any]]) -> Table:
+    table = Table(title="crmwh benchmark", title_justify="left")
+    table.add_column("figure")
+    for r in results:
+        table.add_column(r["scale"], justify="right")
+
+    def row(label: str, getter: Any) -> None:
+        values = []
+        for r in results:
+            try:
+                values.append(str(getter(r)))
+            except (KeyError, TypeError):
+                values.append("-")
+        table.add_row(label, *values)
+
+    row("generated rows", lambda r: f"{r['generated_rows']:,}")
+    row("generate (s)", lambda r: r["generate_seconds"])
+    row("ingest rows/s", lambda r: f"{r['ingest']['crmwh_rows_per_second']:,.0f}")
+    row("raw DuckDB COPY rows/s", lambda r: f"{r['ingest']['raw_copy_rows_per_second']:,.0f}")
+    row("ingest / raw ratio", lambda r: f"{r['ingest']['ratio']:.2f}")
+    row("full build (s)", lambda r: r["full_build_seconds"])
+    row("full build peak RSS (MB)", lambda r: r["full_build_peak_mb"])
+    row("incremental build (s)", lambda r: r["incremental_build_seconds"])
+    row("incremental peak RSS (MB)", lambda r: r["incremental_build_peak_mb"])
+    row(
+        "cube p50 / p95 (ms)",
+        lambda r: f"{r['cubes']['engine_p50_ms']:.1f} / {r['cubes']['engine_p95_ms']:.1f}",
+    )
+    row(
+        "hand SQL p50 / p95 (ms)",
+        lambda r: f"{r['cubes']['hand_p50_ms']:.1f} / {r['cubes']['hand_p95_ms']:.1f}",
+    )
+    row("cube overhead ratio", lambda r: f"{r['cubes']['overhead_ratio']:.2f}")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scales", default="small medium", help="space-separated scales")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    root = settings.runs_dir.parent / "bench"
+    root.mkdir(parents=True, exist_ok=True)
+    results = []
+    for scale in args.scales.split():
+        console.rule(f"scale {scale}")
+        results.append(bench_scale(scale, root))
+        console.print_json(json.dumps(results[-1], default=str))
+    console.print(render(results))
+    (root / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    console.print(f"written to {root / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

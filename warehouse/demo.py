@@ -1,0 +1,152 @@
+"""`make demo`: the main job end to end on generated data, printing what was produced and where.
+
+generate -> ingest -> build (dbt) -> lifetime-value fit + cube pre-aggregations -> a few cube results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from warehouse.config import Settings, load_settings
+from warehouse.errors import WarehouseError
+
+console = Console()
+T = TypeVar("T")
+
+DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    (
+        "Win rate by fiscal quarter and channel group (last 4 quarters)",
+        {
+            "cube": "pipeline",
+            "measures": ["win_rate", "win_rate_by_amount", "won"],
+            "rows": ["close_date.year_quarter"],
+        },
+    ),
+    (
+        "First-response p90 by channel (business hours)",
+        {
+            "cube": "service",
+            "measures": ["first_responses", "first_response_business_p90", "sla_attainment"],
+            "rows": ["channel.channel"],
+        },
+    ),
+    (
+        "Retention of the last 6 acquisition cohorts",
+        {
+            "cube": "retention",
+            "measures": ["cohort_customers", "retention_rate"],
+            "rows": ["cohort.cohort_month"],
+            "columns": ["months_since_acquisition"],
+        },
+    ),
+    (
+        "Top segments by predicted 12-month value",
+        {
+            "cube": "customer_value",
+            "measures": ["customers", "predicted_value_12m", "mean_probability_alive"],
+            "rows": ["customer.segment"],
+        },
+    ),
+]
+
+
+def _step(name: str, work: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    with console.status(f"{name} ...", spinner="dots") if console.is_terminal else _nullcontext():
+        result = work()
+    console.print(f"[green]done[/] {name} in {time.perf_counter() - started:.1f} s")
+    return result
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def run_demo(settings: Settings, scale: str, seed: int) -> int:
+    from ingest.run import ingest_paths
+    from warehouse.build import build
+    from warehouse.generate import generate_extracts
+
+    progress = console.is_terminal and not os.environ.get("CI")
+    console.rule(f"crmwh demo: scale={scale} seed={seed}")
+    summary = _step(
+        "generate extracts",
+        lambda: generate_extracts(settings.inbox_dir, scale=scale, seed=seed, progress=progress),
+    )
+    console.print(summary.render())
+    report = _step("ingest into the Parquet lake", lambda: ingest_paths(settings, None, progress=progress))
+    console.print(report.render())
+    result = _step("build the warehouse with dbt", lambda: build(settings))
+    console.print(result.render())
+    if not result.ok:
+        return 1
+    _print_cube_results(settings)
+    _print_where(settings)
+    return 0
+
+
+def _print_cube_results(settings: Settings) -> None:
+    from cubes.engine import run_query
+    from cubes.query import CubeQuery
+
+    for title, spec in DEMO_QUERIES:
+        table = run_query(settings.warehouse_path, CubeQuery.from_dict(spec))
+        console.print(_arrow_to_rich(title, table))
+
+
+def _arrow_to_rich(title: str, table: Any, limit: int = 12) -> Table:
+    rich_table = Table(title=title, title_justify="left")
+    for name in table.column_names:
+        rich_table.add_column(name, justify="right")
+    for row in table.slice(max(0, table.num_rows - limit)).to_pylist():
+        rich_table.add_row(
+            *("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values())
+        )
+    return rich_table
+
+
+def _print_where(settings: Settings) -> None:
+    table = Table(title="What was produced, and where", title_justify="left")
+    table.add_column("what")
+    table.add_column("where")
+    rows = [
+        ("extracts (inbox)", settings.inbox_dir),
+        ("Parquet lake, rejects, manifest", settings.lake_dir),
+        ("DuckDB warehouse", settings.warehouse_path),
+        ("dbt artefacts", settings.root / "target"),
+    ]
+    for what, where in rows:
+        table.add_row(what, str(where))
+    console.print(table)
+    console.print(
+        f"Open it: [bold]duckdb -readonly {settings.warehouse_path}[/]  or  "
+        "[bold].venv/bin/crmwh query pipeline -m win_rate -r close_date.year_quarter[/]"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default=os.environ.get("DEMO_SCALE", "small"))
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    try:
+        return run_demo(load_settings(), args.scale, args.seed)
+    except WarehouseError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
