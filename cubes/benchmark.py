@@ -1,0 +1,214 @@
+"""Latency of the cube engine against equivalent hand-written DuckDB SQL, with and without pre-aggregations.
+
+Fifty queries: ten families (mixed measures, facts, levels and filters) times five levels or filter values.
+The hand-written SQL of each family is a template written once by hand; only whitelisted level columns and
+filter values from the fixed list below are substituted into it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cubes.engine import compile_for, execute
+from cubes.preaggregations import materialise
+from cubes.query import Filter, Query
+
+DATE_LEVELS = [
+    ("date.year", "year"),
+    ("date.quarter", "year_quarter"),
+    ("date.month", "month_start_date"),
+    ("date.week", "week_start_date"),
+    ("date.fiscal_quarter", "fiscal_year_quarter"),
+]
+SEGMENTS = ["Enterprise", "Mid-Market", "SMB", "Consumer", "unknown"]
+
+C = (
+    "left join (select *, case when row_number() over (partition by customer_key order by valid_from) = 1 "
+    "then timestamp '1900-01-01' else valid_from end as vf from marts.dim_customer) c on f.customer_key = c.customer_key "
+    "and cast(f.{t} as timestamp) >= c.vf and cast(f.{t} as timestamp) < coalesce(c.valid_to, timestamp '9999-12-31')"
+)
+
+
+def _cases() -> list[tuple[Query, str, list[Any]]]:
+    cases: list[tuple[Query, str, list[Any]]] = []
+    for level, column in DATE_LEVELS:
+        cases.append(
+            (
+                Query("pipeline", ["won", "win_rate"], rows=[level]),
+                f"select d.{column}, count(case when is_won then 1 end), count(case when is_won then 1 end)::double / "
+                f"nullif((count(case when is_won then 1 end) + count(case when is_lost then 1 end))::double, 0) "
+                f"from marts.fct_opportunities f left join marts.dim_date d on f.created_date = d.date_day group by 1 order by 1",
+                [],
+            )
+        )
+        cases.append(
+            (
+                Query("service", ["interactions", "first_response_seconds_median"], rows=[level]),
+                f"select d.{column}, count(*), median(case when is_first_response then response_seconds end) "
+                f"from marts.fct_interactions f left join marts.dim_date d on f.occurred_date = d.date_day group by 1 order by 1",
+                [],
+            )
+        )
+        cases.append(
+            (
+                Query("service", ["cases", "csat"], rows=[level, "channel.group"]),
+                f"select d.{column}, ch.channel_group, count(*), count(case when satisfaction_score >= 4 then 1 end)::double / "
+                f"nullif(count(case when satisfaction_score is not null then 1 end)::double, 0) from marts.fct_cases f "
+                f"left join marts.dim_date d on f.opened_date = d.date_day left join marts.dim_channel ch on f.channel_key = ch.channel_key "
+                f"group by 1, 2 order by 1, 2",
+                [],
+            )
+        )
+        cases.append(
+            (
+                Query(
+                    "retention",
+                    ["revenue", "net_revenue_retention"],
+                    rows=[level.replace("date.", "cohort.")],
+                )
+                if level in ("date.year", "date.quarter", "date.month")
+                else Query("pipeline", ["leads"], rows=[level]),
+                (
+                    f"select d.{column}, sum(revenue_reporting), sum(revenue_reporting)::double / nullif(sum(first_month_revenue_reporting)::double, 0) "
+                    f"from marts.fct_customer_months f left join marts.dim_date d on f.cohort_month = d.date_day group by 1 order by 1"
+                )
+                if level in ("date.year", "date.quarter", "date.month")
+                else f"select d.{column}, count(*) from marts.fct_leads f left join marts.dim_date d on f.created_date = d.date_day group by 1 order by 1",
+                [],
+            )
+        )
+        cases.append(
+            (
+                Query("pipeline", ["leads", "opportunities_created"], rows=[level]),
+                f"with l as (select d.{column} k, count(*) n from marts.fct_leads f left join marts.dim_date d on f.created_date = d.date_day group by 1), "
+                f"o as (select d.{column} k, count(*) n from marts.fct_opportunities f left join marts.dim_date d on f.created_date = d.date_day group by 1) "
+                f"select coalesce(l.k, o.k), coalesce(l.n, 0), coalesce(o.n, 0) from l full join o on l.k is not distinct from o.k order by 1",
+                [],
+            )
+        )
+    for segment in SEGMENTS:
+        cases.append(
+            (
+                Query(
+                    "pipeline",
+                    ["won_amount"],
+                    rows=["owner.team"],
+                    filters=[Filter("customer.segment", "eq", (segment,))],
+                ),
+                "select o.team_name, sum(case when is_won then amount_reporting end) from marts.fct_opportunities f "
+                "left join marts.dim_owner o on f.owner_key = o.owner_key "
+                + C.format(t="created_at")
+                + " where c.segment = $1 group by 1 order by 1",
+                [segment],
+            )
+        )
+        cases.append(
+            (
+                Query(
+                    "service",
+                    ["sla_attainment"],
+                    rows=["channel.channel"],
+                    filters=[Filter("customer.segment", "eq", (segment,))],
+                ),
+                "select ch.channel_name, count(case when is_first_response and response_business_seconds <= ch.sla_first_response_seconds then 1 end)::double"
+                " / nullif(count(case when is_first_response then 1 end)::double, 0) from marts.fct_interactions f "
+                "left join marts.dim_channel ch on f.channel_key = ch.channel_key "
+                + C.format(t="occurred_at")
+                + " where c.segment = $1 group by 1 order by 1",
+                [segment],
+            )
+        )
+        cases.append(
+            (
+                Query(
+                    "customer_value",
+                    ["average_order_value"],
+                    rows=["customer.region"],
+                    filters=[Filter("customer.segment", "eq", (segment,))],
+                    customer_version="current",
+                ),
+                "select c.region, sum(revenue_to_date_reporting)::double / nullif(sum(order_count)::double, 0) from marts.customer_lifetime_value f "
+                "left join marts.dim_customer c on f.customer_key = c.customer_key and c.is_current where c.segment = $1 group by 1 order by 1",
+                [segment],
+            )
+        )
+        cases.append(
+            (
+                Query(
+                    "retention",
+                    ["retention_rate"],
+                    rows=["cohort.month", "age.months_since_acquisition"],
+                    filters=[Filter("customer.segment", "eq", (segment,))],
+                ),
+                "select cohort_month, months_since_acquisition, count(distinct case when is_active then f.customer_key end)::double / "
+                "nullif(count(distinct f.customer_key)::double, 0) from marts.fct_customer_months f "
+                + C.format(t="month_start_date")
+                + " where c.segment = $1 group by 1, 2 order by 1, 2",
+                [segment],
+            )
+        )
+        cases.append(
+            (
+                Query(
+                    "pipeline",
+                    ["median_days_in_stage", "stage_conversion_rate"],
+                    rows=["funnel.step"],
+                    filters=[Filter("customer.segment", "eq", (segment,))],
+                ),
+                "select funnel_step, median(days_in_stage), count(distinct case when has_advanced then opportunity_id end)::double / "
+                "nullif(count(distinct opportunity_id)::double, 0) from marts.fct_opportunity_stage_changes f "
+                + C.format(t="entered_at")
+                + " where c.segment = $1 group by 1 order by 1",
+                [segment],
+            )
+        )
+    return cases
+
+
+def _time(fn: Any, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return min(samples)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_cube_benchmark(warehouse_path: str | Path, repeat: int = 3) -> dict[str, Any]:
+    """p50/p95 latency (seconds) of engine and hand-written SQL, and the overhead ratio, with/without
+    pre-aggregations. Materialises the pre-aggregations in the given file (it is opened read-write)."""
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        materialise(con)
+        cases = _cases()
+        report: dict[str, Any] = {"queries": len(cases)}
+        for label, use_pre in (("without_preaggregations", False), ("with_preaggregations", True)):
+            engine_times, hand_times = [], []
+            for query, sql, params in cases:
+                engine_times.append(
+                    _time(
+                        lambda q=query, u=use_pre: execute(con, compile_for(con, q, use_preaggregations=u)),
+                        repeat,
+                    )
+                )
+                hand_times.append(_time(lambda s=sql, p=params: con.execute(s, p).fetchall(), repeat))
+            report[label] = {
+                "engine_p50_s": statistics.median(engine_times),
+                "engine_p95_s": _pct(engine_times, 0.95),
+                "hand_sql_p50_s": statistics.median(hand_times),
+                "hand_sql_p95_s": _pct(hand_times, 0.95),
+                "overhead_ratio_p50": statistics.median(engine_times) / statistics.median(hand_times),
+            }
+        return report
+    finally:
+        con.close()

@@ -1,0 +1,736 @@
+"""Compile a :class:`~cubes.query.Query` against a cube definition into one sqlglot SELECT.
+
+Every name in the SQL comes from the validated definition (never from user text), and every filter value
+is a numbered parameter (``$1``...). Measures are aggregated per fact at the requested grain in their own
+CTE and the CTEs are joined on the grain, so measures of different facts never fan out. Totals use
+GROUPING SETS evaluated on the base facts, so every subtotal of a median, distinct count or ratio is the
+true value for its level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from cubes.definitions import Cube, CubeDimension, Fact, Level, Measure, PreAggregation, get_cube
+from cubes.errors import CubeError, QueryError
+from cubes.query import ROLLING, Drill, Filter, Query
+
+FAR_FUTURE = "9999-12-31 00:00:00"
+FAR_PAST = "1900-01-01 00:00:00"
+PREAGG_SCHEMA = "cubes_preagg"
+DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "trino", "bigquery", "databricks")
+PERIOD_STEP = {
+    "day": ("DAY", 1),
+    "week": ("DAY", 7),
+    "month": ("MONTH", 1),
+    "quarter": ("MONTH", 3),
+    "year": ("YEAR", 1),
+}
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def table_ref(qualified: str, alias: str | None = None) -> exp.Table:
+    schema, _, name = qualified.rpartition(".")
+    return exp.table_(name, db=schema or None, alias=alias, quoted=True)
+
+
+class Params:
+    """Filter values in order; each becomes a numbered placeholder bound by DuckDB."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> exp.Placeholder:
+        self.values.append(value)
+        return exp.Placeholder(this=str(len(self.values)))
+
+
+def literal(value: Any) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    return exp.Literal.string(str(value))
+
+
+@dataclass
+class CompiledQuery:
+    """A compiled query: the SQL tree, its parameters and the shape of its result."""
+
+    cube: Cube
+    query: Query
+    expression: exp.Expression
+    params: list[Any]
+    row_levels: list[str]
+    column_levels: list[str]
+    measures: list[str]
+    preaggregations_used: list[str] = field(default_factory=list)
+
+    def to_sql(self, dialect: str = "duckdb", inline: bool = False, pretty: bool = False) -> str:
+        """SQL text for ``dialect``; ``inline`` writes parameter values as escaped literals instead."""
+        if dialect not in DIALECTS:
+            raise QueryError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
+        tree = self.expression
+        if inline:
+            values = self.params
+
+            def substitute(node: exp.Expression) -> exp.Expression:
+                if isinstance(node, exp.Placeholder) and str(node.this).isdigit():
+                    return literal(values[int(node.this) - 1])
+                return node
+
+            tree = tree.copy().transform(substitute)
+        return tree.sql(dialect=dialect, pretty=pretty)
+
+    @property
+    def flag_columns(self) -> list[str]:
+        return [f"{a}__total" for a in self.levels] if self.query.totals else []
+
+    @property
+    def levels(self) -> list[str]:
+        return [*self.row_levels, *self.column_levels]
+
+
+@dataclass(frozen=True)
+class LevelRef:
+    address: str
+    dim: CubeDimension
+    level: Level
+
+
+@dataclass(frozen=True)
+class FilterRef:
+    ref: LevelRef
+    op: str
+    values: tuple[Any, ...]
+
+
+def coerce(ref: LevelRef, value: Any) -> Any:
+    """Convert a filter value to the level's type; refuse values that do not fit."""
+    kind = ref.level.type
+    text = value if isinstance(value, str) else None
+    try:
+        if kind == "integer":
+            return int(value) if text is None else int(text.strip())
+        if kind == "number":
+            return float(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("true", "1", "yes"):
+                return True
+            if lowered in ("false", "0", "no"):
+                return False
+            raise ValueError(value)
+        if kind == "date":
+            if isinstance(value, date):
+                return value
+            stripped = str(value).strip()
+            if len(stripped) == 7:
+                stripped += "-01"
+            return date.fromisoformat(stripped)
+    except (TypeError, ValueError):
+        raise QueryError(f"filter on {ref.address}: {value!r} is not a valid {kind}") from None
+    return str(value)
+
+
+class FactScope:
+    """FROM/JOIN of one fact with the dimensions a unit needs, and column qualification."""
+
+    def __init__(self, cube: Cube, fact: Fact, customer_version: str) -> None:
+        self.cube = cube
+        self.fact = fact
+        self.customer_version = customer_version
+        self.dims: list[CubeDimension] = []
+
+    @staticmethod
+    def alias(dim: CubeDimension) -> str:
+        return f"d_{dim.name}"
+
+    def need(self, dim: CubeDimension, why: str) -> None:
+        if self.fact.name not in dim.joins:
+            raise QueryError(
+                f"cube {self.cube.name}: {why} (fact {self.fact.name}) cannot be combined with dimension "
+                f"{dim.name}: the dimension does not apply to that fact (it applies to {', '.join(dim.joins)})"
+            )
+        if not dim.is_degenerate and dim not in self.dims:
+            self.dims.append(dim)
+
+    def level_expr(self, ref: LevelRef) -> exp.Expression:
+        table = "f" if ref.dim.is_degenerate else self.alias(ref.dim)
+        return col(ref.level.column, table)
+
+    def qualify(self, sql: str) -> exp.Expression:
+        """A definition expression with fact columns on ``f`` and ``dim.col`` on the dimension alias."""
+        tree = sqlglot.parse_one(sql, read="duckdb")
+
+        def rewrite(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column):
+                if node.table:
+                    dim = self.cube.dimensions[node.table]
+                    self.need(dim, f"expression {sql!r}")
+                    return col(node.name, self.alias(dim))
+                return col(node.name, "f")
+            return node
+
+        return tree.transform(rewrite)
+
+    def from_(self, select: exp.Select, skip: CubeDimension | None = None) -> exp.Select:
+        select = select.from_(table_ref(self.fact.table, "f"))
+        for dim in self.dims:
+            if dim is skip:
+                continue
+            select = select.join(self.join_source(dim), on=self.join_condition(dim), join_type="left")
+        return select
+
+    def join_source(self, dim: CubeDimension) -> exp.Expression:
+        assert dim.table is not None
+        alias = self.alias(dim)
+        t2 = dim.table.type2
+        if t2 is None or self.customer_version == "current":
+            return table_ref(dim.table.table, alias)
+        # The first version of each customer also covers fact times before it was recorded, so that no
+        # fact row loses its customer attributes.
+        first = exp.EQ(
+            this=exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[col(t2.natural_key)],
+                order=exp.Order(expressions=[exp.Ordered(this=col(t2.valid_from))]),
+            ),
+            expression=exp.Literal.number(1),
+        )
+        valid_from = exp.Case(
+            ifs=[exp.If(this=first, true=exp.cast(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
+        ).else_(col(t2.valid_from))
+        inner = exp.select(exp.Star(), exp.alias_(valid_from, "_valid_from", quoted=True)).from_(
+            table_ref(dim.table.table)
+        )
+        return exp.Subquery(this=inner, alias=exp.TableAlias(this=ident(alias)))
+
+    def join_condition(self, dim: CubeDimension) -> exp.Expression:
+        assert dim.table is not None
+        alias = self.alias(dim)
+        fact_col = col(str(dim.joins[self.fact.name]), "f")
+        t2 = dim.table.type2
+        if t2 is None:
+            return exp.EQ(this=fact_col, expression=col(dim.table.key, alias))
+        on = exp.EQ(this=fact_col, expression=col(t2.natural_key, alias))
+        if self.customer_version == "current":
+            return exp.and_(on, col(t2.is_current, alias))
+        fact_time = exp.cast(col(str(self.fact.time_column), "f"), "TIMESTAMP")
+        return exp.and_(
+            on,
+            exp.GTE(this=fact_time, expression=col("_valid_from", alias)),
+            exp.LT(
+                this=fact_time.copy(),
+                expression=exp.Coalesce(
+                    this=col(t2.valid_to, alias),
+                    expressions=[exp.cast(exp.Literal.string(FAR_FUTURE), "TIMESTAMP")],
+                ),
+            ),
+        )
+
+
+def filter_condition(target: exp.Expression, f: FilterRef, params: Params) -> exp.Expression:
+    values = [params.add(v) for v in f.values]
+    if f.op == "eq":
+        return exp.EQ(this=target, expression=values[0])
+    if f.op == "ne":
+        return exp.or_(
+            exp.NEQ(this=target, expression=values[0]), exp.Is(this=target.copy(), expression=exp.Null())
+        )
+    if f.op == "in":
+        return exp.In(this=target, expressions=values)
+    if f.op == "not_in":
+        return exp.or_(
+            exp.Not(this=exp.In(this=target, expressions=values)),
+            exp.Is(this=target.copy(), expression=exp.Null()),
+        )
+    if f.op == "range":
+        return exp.Between(this=target, low=values[0], high=values[1])
+    cls = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}[f.op]
+    return cls(this=target, expression=values[0])
+
+
+def aggregate(m: Measure, scope: FactScope) -> exp.Expression:
+    """The SQL aggregate of a leaf measure over the rows of its fact."""
+    cond = scope.qualify(m.where) if m.where else None
+    value = scope.qualify(m.value_sql) if m.value_sql else None
+    if m.aggregation == "count" and value is None:
+        if cond is None:
+            return exp.Count(this=exp.Star())
+        return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
+    assert value is not None
+    if cond is not None:
+        value = exp.Case(ifs=[exp.If(this=cond, true=value)])
+    if m.aggregation == "count":
+        return exp.Count(this=value)
+    if m.aggregation == "count_distinct":
+        return exp.Count(this=exp.Distinct(expressions=[value]))
+    if m.aggregation == "sum":
+        return exp.Sum(this=value)
+    if m.aggregation == "avg":
+        return exp.Avg(this=exp.cast(value, "DOUBLE"))
+    if m.aggregation == "median":
+        return exp.Median(this=value)
+    if m.aggregation == "percentile":
+        return exp.PercentileCont(this=value, expression=exp.Literal.number(m.percentile))
+    if m.aggregation == "min":
+        return exp.Min(this=value)
+    return exp.Max(this=value)
+
+
+@dataclass
+class Unit:
+    """Leaf measures of one fact (and one time shift) computed in one CTE at the query grain."""
+
+    name: str
+    fact: Fact
+    time: str | None
+    leaves: list[Measure]
+    preagg: PreAggregation | None = None
+
+
+def _grouping_sets(rows: list[int], cols: list[int], totals: bool) -> list[list[int]]:
+    if not totals:
+        return [rows + cols]
+    return [rows[:i] + cols[:j] for i in range(len(rows), -1, -1) for j in range(len(cols), -1, -1)]
+
+
+def apply_drills(cube: Cube, query: Query) -> Query:
+    rows, columns, filters = list(query.rows), list(query.columns), list(query.filters)
+    for drill in query.drills:
+        axis = rows if drill.level in rows else columns if drill.level in columns else None
+        if axis is None:
+            raise QueryError(f"drill on {drill.level}: the level is not on rows or columns")
+        dim, level = _resolve(cube, drill.level)
+        target = dim.child_of(level.name) if drill.direction == "down" else dim.parent_of(level.name)
+        if target is None:
+            edge = "lowest" if drill.direction == "down" else "top"
+            raise QueryError(
+                f"drill {drill.direction} on {drill.level}: it is the {edge} level of its hierarchy"
+            )
+        new_address = f"{dim.name}.{target}"
+        axis[axis.index(drill.level)] = new_address
+        if drill.direction == "down" and drill.member is not None:
+            filters.append(Filter(drill.level, "eq", (drill.member,)))
+        if drill.direction == "up":
+            filters = [f for f in filters if f.level != drill.level]
+    return query.with_(rows=tuple(rows), columns=tuple(columns), filters=tuple(filters), drills=())
+
+
+def drill(query: Query, level: str, direction: str = "down", member: Any = None) -> Query:
+    """A new query with one more drill step."""
+    return query.with_(drills=(*query.drills, Drill(level, direction, member)))
+
+
+def _resolve(cube: Cube, address: str) -> tuple[CubeDimension, Level]:
+    try:
+        return cube.level(address)
+    except CubeError as exc:
+        raise QueryError(str(exc)) from None
+
+
+class Compiler:
+    def __init__(self, cube: Cube, query: Query, use_preaggregations: bool | set[str] = False) -> None:
+        self.cube = cube
+        self.query = apply_drills(cube, query)
+        self.use_preaggregations = use_preaggregations
+        self.params = Params()
+        self.levels = [LevelRef(a, *_resolve(cube, a)) for a in (*self.query.rows, *self.query.columns)]
+        self.n_rows = len(self.query.rows)
+        self.filters = [
+            FilterRef(ref, f.op, tuple(coerce(ref, v) for v in f.values))
+            for f in self.query.filters
+            for ref in [LevelRef(f.level, *_resolve(cube, f.level))]
+        ]
+        self.refs = list(dict.fromkeys(self.query.measure_refs))
+        for ref in self.refs:
+            if ref.name not in cube.measures:
+                raise QueryError(
+                    f"cube {cube.name}: unknown measure {ref.name!r}; measures are "
+                    + ", ".join(n for n, m in cube.measures.items() if not m.hidden)
+                )
+        self.units: list[Unit] = []
+        self.ctes: list[tuple[str, exp.Expression]] = []
+        self.preaggs_used: list[str] = []
+
+    # units ------------------------------------------------------------------------------------------
+    def build_units(self) -> None:
+        by_key: dict[tuple[str, str | None], Unit] = {}
+        for ref in self.refs:
+            for leaf in self.cube.leaf_measures(ref.name):
+                key = (str(leaf.fact), ref.time)
+                if key not in by_key:
+                    by_key[key] = Unit(f"u{len(by_key)}", self.cube.facts[str(leaf.fact)], ref.time, [])
+                if leaf not in by_key[key].leaves:
+                    by_key[key].leaves.append(leaf)
+        self.units = list(by_key.values())
+
+    def unit_of(self, leaf: Measure, time: str | None) -> Unit:
+        return next(u for u in self.units if u.fact.name == leaf.fact and u.time == time)
+
+    # one CTE per unit ---------------------------------------------------------------------------------
+    def base_cte(self, unit: Unit) -> exp.Select:
+        pre = self.pick_preaggregation(unit)
+        if pre is not None:
+            return self.preagg_cte(unit, pre)
+        scope = FactScope(self.cube, unit.fact, self.query.customer_version)
+        for ref in self.levels:
+            scope.need(
+                ref.dim, f"level {ref.address} with measure(s) {', '.join(m.name for m in unit.leaves)}"
+            )
+        for f in self.filters:
+            scope.need(
+                f.ref.dim,
+                f"filter on {f.ref.address} with measure(s) {', '.join(m.name for m in unit.leaves)}",
+            )
+        level_exprs = [scope.level_expr(ref) for ref in self.levels]
+        aggregates = [exp.alias_(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
+        where = [filter_condition(scope.level_expr(f.ref), f, self.params) for f in self.filters]
+        select = exp.select(*self.grain_columns(level_exprs), *aggregates)
+        select = scope.from_(select)
+        if where:
+            select = select.where(exp.and_(*where))
+        return self.group(select, level_exprs, [])
+
+    def grain_columns(
+        self, level_exprs: list[exp.Expression], keep: list[int] | None = None
+    ) -> list[exp.Expression]:
+        out: list[exp.Expression] = [
+            exp.alias_(e.copy(), f"_l{i}", quoted=True) for i, e in enumerate(level_exprs)
+        ]
+        if self.query.totals:
+            out += [
+                exp.alias_(exp.Grouping(expressions=[e.copy()]), f"_g{i}", quoted=True)
+                for i, e in enumerate(level_exprs)
+            ]
+        return out
+
+    def group(
+        self, select: exp.Select, level_exprs: list[exp.Expression], must_have: list[int]
+    ) -> exp.Select:
+        if not level_exprs:
+            return select
+        n = self.n_rows
+        sets = _grouping_sets(list(range(n)), list(range(n, len(level_exprs))), self.query.totals)
+        sets = [s for s in sets if all(i in s for i in must_have)]
+        if not self.query.totals:
+            return select.group_by(*[e.copy() for e in level_exprs])
+        grouping_sets = exp.GroupingSets(
+            expressions=[exp.Tuple(expressions=[level_exprs[i].copy() for i in s]) for s in sets]
+        )
+        return select.group_by(grouping_sets)
+
+    def time_cte(self, unit: Unit) -> exp.Select:
+        """A shifted measure: fact rows of each period's window, aggregated per period from the base fact."""
+        candidates = [r for r in self.levels if r.dim.table is not None and r.dim.table.name == "date"]
+        candidates = [r for r in candidates if unit.fact.name in r.dim.joins]
+        if len(candidates) != 1 or candidates[0].level.period is None:
+            raise QueryError(
+                f"time intelligence ({unit.time}) needs exactly one calendar level of a date dimension of fact "
+                f"{unit.fact.name} on rows or columns (for example date.month)"
+            )
+        date_ref = candidates[0]
+        others = [r for r in self.levels if r.dim is date_ref.dim and r is not date_ref]
+        if others:
+            raise QueryError(
+                f"time intelligence: only one level of dimension {date_ref.dim.name} may be on rows/columns"
+            )
+        if unit.time == "ytd" and date_ref.level.name.startswith("fiscal"):
+            raise QueryError(
+                "ytd is calendar year to date; use a calendar level (year, quarter, month, week, day)"
+            )
+        assert date_ref.dim.table is not None
+        dim_table = date_ref.dim.table
+        day = col(dim_table.key, "d")
+        period_filters = [f for f in self.filters if f.ref.dim is date_ref.dim]
+        periods = exp.select(
+            exp.alias_(col(date_ref.level.column, "d"), "_p", quoted=True),
+            exp.alias_(exp.Min(this=day.copy()), "_ps", quoted=True),
+            exp.alias_(exp.Max(this=day.copy()), "_pe", quoted=True),
+        ).from_(table_ref(dim_table.table, "d"))
+        if period_filters:
+            periods = periods.where(
+                exp.and_(
+                    *[filter_condition(col(f.ref.level.column, "d"), f, self.params) for f in period_filters]
+                )
+            )
+        periods = periods.group_by(col(date_ref.level.column, "d"))
+        periods_name = f"{unit.name}_periods"
+        self.ctes.append((periods_name, periods))
+
+        start, end = self.window(unit.time or "", str(date_ref.level.period))
+        scope = FactScope(self.cube, unit.fact, self.query.customer_version)
+        for ref in self.levels:
+            if ref is not date_ref:
+                scope.need(ref.dim, f"level {ref.address}")
+        for f in self.filters:
+            if f.ref.dim is not date_ref.dim:
+                scope.need(f.ref.dim, f"filter on {f.ref.address}")
+        level_exprs = [col("_p", "p") if ref is date_ref else scope.level_expr(ref) for ref in self.levels]
+        aggregates = [exp.alias_(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
+        where = [
+            filter_condition(scope.level_expr(f.ref), f, self.params)
+            for f in self.filters
+            if f.ref.dim is not date_ref.dim
+        ]
+        select = scope.from_(exp.select(*self.grain_columns(level_exprs), *aggregates))
+        fact_day = col(str(date_ref.dim.joins[unit.fact.name]), "f")
+        select = select.join(
+            exp.to_table(periods_name, alias="p"),
+            on=exp.Between(this=fact_day, low=start, high=end),
+            join_type="inner",
+        )
+        if where:
+            select = select.where(exp.and_(*where))
+        return self.group(select, level_exprs, [self.levels.index(date_ref)])
+
+    @staticmethod
+    def window(kind: str, period: str) -> tuple[exp.Expression, exp.Expression]:
+        ps, pe = col("_ps", "p"), col("_pe", "p")
+        unit, step = PERIOD_STEP[period]
+
+        def shift(e: exp.Expression, n: int, u: str) -> exp.Expression:
+            return exp.cast(
+                exp.DateAdd(this=e, expression=exp.Literal.number(n), unit=exp.Var(this=u)), "DATE"
+            )
+
+        if kind == "previous_period":
+            return shift(ps, -step, unit), shift(ps.copy(), -1, "DAY")
+        if kind == "same_period_last_year":
+            return shift(ps, -1, "YEAR"), shift(shift(shift(pe, 1, "DAY"), -1, "YEAR"), -1, "DAY")
+        if kind == "ytd":
+            return exp.cast(exp.DateTrunc(unit=exp.Literal.string("YEAR"), this=ps), "DATE"), pe
+        match = ROLLING.match(kind)
+        assert match is not None
+        months = int(match.group(1))
+        if months < 1:
+            raise QueryError("rolling window needs at least 1 month")
+        return shift(shift(pe, 1, "DAY"), -months, "MONTH"), pe.copy()
+
+    # pre-aggregations -----------------------------------------------------------------------------------
+    def pick_preaggregation(self, unit: Unit) -> PreAggregation | None:
+        if not self.use_preaggregations or unit.time is not None:
+            return None
+        needed = {r.address for r in self.levels} | {f.ref.address for f in self.filters}
+        uses_customer = any(
+            a.partition(".")[0] in self.cube.dimensions
+            and (d := self.cube.dimensions[a.partition(".")[0]]).table is not None
+            and d.table.type2 is not None
+            for a in needed
+        )
+        for pre in self.cube.preaggregations:
+            if pre.fact != unit.fact.name or not needed <= set(pre.levels):
+                continue
+            available = self.use_preaggregations
+            if isinstance(available, set) and preagg_table_name(self.cube, pre) not in available:
+                continue
+            if uses_customer and pre.customer_version != self.query.customer_version:
+                continue
+            blocks = {leaf.name for m in pre.measures for leaf in self.cube.leaf_measures(m)}
+            if all(
+                leaf.name in blocks and leaf.aggregation in ("count", "sum", "avg") for leaf in unit.leaves
+            ):
+                return pre
+        return None
+
+    def preagg_cte(self, unit: Unit, pre: PreAggregation) -> exp.Select:
+        self.preaggs_used.append(pre.name)
+        level_exprs = [col(ref.address, "f") for ref in self.levels]
+        aggregates: list[exp.Expression] = []
+        for m in unit.leaves:
+            if m.aggregation == "count":
+                value: exp.Expression = exp.cast(exp.Sum(this=col(f"cnt__{m.name}", "f")), "BIGINT")
+            elif m.aggregation == "sum":
+                value = exp.Sum(this=col(f"sum__{m.name}", "f"))
+            else:
+                value = exp.Div(
+                    this=exp.Sum(this=col(f"sum__{m.name}", "f")),
+                    expression=exp.Nullif(
+                        this=exp.cast(exp.Sum(this=col(f"cnt__{m.name}", "f")), "DOUBLE"),
+                        expression=exp.Literal.number(0),
+                    ),
+                )
+            aggregates.append(exp.alias_(value, f"m_{m.name}", quoted=True))
+        select = exp.select(*self.grain_columns(level_exprs), *aggregates).from_(
+            exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True)
+        )
+        where = [filter_condition(col(f.ref.address, "f"), f, self.params) for f in self.filters]
+        if where:
+            select = select.where(exp.and_(*where))
+        return self.group(select, level_exprs, [])
+
+    # final select ---------------------------------------------------------------------------------------
+    def measure_expr(
+        self, name: str, time: str | None, joined: bool, in_ratio: bool = False
+    ) -> exp.Expression:
+        m = self.cube.measures[name]
+        if m.kind == "aggregate":
+            unit = self.unit_of(m, time)
+            value: exp.Expression = col(f"m_{m.name}", unit.name)
+            if (m.aggregation == "count" and joined and time is None) or (
+                in_ratio and m.aggregation in ("count", "sum")
+            ):
+                value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+            return value
+
+        def total(parts: tuple[str, ...]) -> exp.Expression:
+            exprs = [self.measure_expr(p, time, joined, in_ratio=True) for p in parts]
+            out = exprs[0]
+            for e in exprs[1:]:
+                out = exp.Add(this=out, expression=e)
+            return out
+
+        return exp.Div(
+            this=exp.cast(total(m.numerator), "DOUBLE"),
+            expression=exp.Nullif(
+                this=exp.cast(total(m.denominator), "DOUBLE"), expression=exp.Literal.number(0)
+            ),
+        )
+
+    def compile(self) -> CompiledQuery:
+        self.build_units()
+        for unit in self.units:
+            cte = self.time_cte(unit) if unit.time else self.base_cte(unit)
+            self.ctes.append((unit.name, cte))
+        n = len(self.levels)
+        names = [f"_l{i}" for i in range(n)] + ([f"_g{i}" for i in range(n)] if self.query.totals else [])
+        base_units = [u for u in self.units if u.time is None] or self.units
+        joined = len(self.units) > 1
+        if not joined:
+            source: exp.Expression = exp.to_table(self.units[0].name)
+            key = self.units[0].name
+        elif n == 0:
+            key = ""
+            source = exp.to_table(self.units[0].name)
+        else:
+            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(base_units[0].name)
+            for u in base_units[1:]:
+                union = exp.union(union, exp.select(*[col(c) for c in names]).from_(u.name), distinct=True)
+            self.ctes.append(("keys", union))
+            key = "keys"
+            source = exp.to_table("keys")
+
+        outputs: list[exp.Expression] = []
+        for i, ref in enumerate(self.levels):
+            outputs.append(exp.alias_(col(f"_l{i}", key or self.units[0].name), ref.address, quoted=True))
+        if self.query.totals:
+            for i, ref in enumerate(self.levels):
+                flag = exp.EQ(this=col(f"_g{i}", key or self.units[0].name), expression=exp.Literal.number(1))
+                outputs.append(exp.alias_(flag, f"{ref.address}__total", quoted=True))
+        measure_outputs = {
+            ref.alias: self.measure_expr(ref.name, ref.time, joined and n > 0) for ref in self.refs
+        }
+        outputs += [exp.alias_(e, alias, quoted=True) for alias, e in measure_outputs.items()]
+        select = exp.select(*outputs).from_(source)
+        if joined:
+            for u in self.units:
+                if n == 0:
+                    if u is not self.units[0]:
+                        select = select.join(exp.to_table(u.name), join_type="cross")
+                    continue
+                on = [
+                    exp.NullSafeEQ(this=col(f"_l{i}", "keys"), expression=col(f"_l{i}", u.name))
+                    for i in range(n)
+                ]
+                if self.query.totals:
+                    on += [
+                        exp.EQ(this=col(f"_g{i}", "keys"), expression=col(f"_g{i}", u.name)) for i in range(n)
+                    ]
+                select = select.join(exp.to_table(u.name), on=exp.and_(*on), join_type="left")
+        for name, cte in self.ctes:
+            select = select.with_(name, as_=cte)
+        final = self.order_and_top(select, measure_outputs)
+        return CompiledQuery(
+            self.cube,
+            self.query,
+            final,
+            self.params.values,
+            list(self.query.rows),
+            list(self.query.columns),
+            list(measure_outputs),
+            self.preaggs_used,
+        )
+
+    def order_and_top(self, select: exp.Select, measures: dict[str, exp.Expression]) -> exp.Expression:
+        known = {r.address for r in self.levels} | set(measures)
+        order: list[exp.Ordered] = []
+        for o in self.query.order:
+            if o.field not in known:
+                raise QueryError(
+                    f"order by {o.field!r}: not a level or measure of the query ({', '.join(known)})"
+                )
+            order.append(exp.Ordered(this=col(o.field), desc=o.descending, nulls_first=False))
+        if self.query.top is not None:
+            top = self.query.top
+            if top.measure not in measures:
+                raise QueryError(
+                    f"top/bottom N by {top.measure!r}: name one of the query's measures ({', '.join(measures)})"
+                )
+            flags = [col(f"{r.address}__total") for r in self.levels] if self.query.totals else []
+            detail = exp.Paren(this=exp.and_(*[exp.Not(this=f) for f in flags])) if flags else exp.true()
+            rank = exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[detail.copy()],
+                order=exp.Order(
+                    expressions=[exp.Ordered(this=col(top.measure), desc=not top.bottom, nulls_first=False)]
+                ),
+            )
+            inner = exp.select(exp.Star(), exp.alias_(rank, "_rank", quoted=True)).from_(
+                exp.Subquery(this=select, alias=exp.TableAlias(this=ident("q")))
+            )
+            keep = exp.LTE(this=col("_rank"), expression=exp.Literal.number(top.n))
+            if flags:
+                keep = exp.or_(keep, exp.Not(this=detail.copy()))
+            outputs = [col(r.address) for r in self.levels]
+            outputs += [col(f"{r.address}__total") for r in self.levels] if self.query.totals else []
+            outputs += [col(m) for m in measures]
+            select = exp.select(*outputs).from_(
+                exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("ranked")))
+            )
+            select = select.where(keep)
+            if not order:
+                order.append(exp.Ordered(this=col(top.measure), desc=not top.bottom, nulls_first=False))
+        for r in self.levels:
+            if self.query.totals:
+                order.append(exp.Ordered(this=col(f"{r.address}__total")))
+            order.append(exp.Ordered(this=col(r.address), nulls_first=False))
+        if order:
+            select = select.order_by(*order)
+        if self.query.limit is not None:
+            select = select.limit(self.query.limit)
+        return select
+
+
+def preagg_table_name(cube: Cube, pre: PreAggregation) -> str:
+    return f"{cube.name}__{pre.name}"
+
+
+def compile_query(
+    query: Query, cubes: dict[str, Cube] | None = None, use_preaggregations: bool | set[str] = False
+) -> CompiledQuery:
+    """Compile ``query``; raises :class:`QueryError` naming what is wrong.
+
+    ``use_preaggregations``: True to route to any declared pre-aggregation, or the set of materialised
+    pre-aggregation table names that may be used.
+    """
+    cube = get_cube(query.cube, cubes)
+    return Compiler(cube, query, use_preaggregations).compile()
