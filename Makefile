@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
+# BLAS threads fight the optimiser for 2 cores on the small fits the tests make
+test test-fast: export OPENBLAS_NUM_THREADS := 1
 
 .DEFAULT_GOAL := help
 

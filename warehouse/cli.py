@@ -78,22 +78,37 @@ def generate(
         int | None, typer.Option(help="With --as-of: write the deltas of this many days ending on --as-of.")
     ] = None,
     dirt_rate: Annotated[float, typer.Option(help="Share of records made dirty (0 to 1).")] = 0.02,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="With --as-of: write the full extract as of that day, not its delta."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Generate realistic Salesforce, HubSpot, billing and contact-center extracts."""
-    settings = _settings(config)
-    from warehouse.generate import generate_extracts
+    """Generate realistic Salesforce, HubSpot, billing and contact-center extracts.
 
+    Without --as-of: the full extract as of 2026-11-15. --as-of D: the delta of day D (records created or
+    changed that day); --days N: the N daily deltas ending on D; --full --as-of D: the full extract as of D.
+    """
+    settings = _settings(config)
+    from warehouse.generate import GenerateError, generate_extracts
+
+    if full and not as_of:
+        raise GenerateError("--full needs --as-of; without --as-of the full extract of 2026-11-15 is written")
+    try:
+        as_of_day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise GenerateError(f"--as-of expects a date as YYYY-MM-DD, got {as_of!r}") from None
     target = out_dir or settings.inbox_dir
     summary = generate_extracts(
         target,
         scale=scale.value,
         seed=seed,
         customers=customers,
-        as_of=date.fromisoformat(as_of) if as_of else None,
+        as_of=as_of_day,
         days=days,
         dirt_rate=dirt_rate,
         progress=show_progress(),
+        full=full,
     )
     out.print(summary.render())
 
@@ -119,6 +134,18 @@ def ingest(
     else:
         out.print(report.render())
     raise typer.Exit(report.exit_code)
+
+
+def _register_commands() -> None:
+    """Commands whose code lives beside the work they do (build with dbt, query with the cubes)."""
+    from cubes.cli import register as register_cube_commands
+    from warehouse.build import register as register_build
+
+    register_build(app)
+    register_cube_commands(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -68,6 +68,12 @@ class SlaConfig:
 
 
 @dataclass(frozen=True)
+class LifetimeValueConfig:
+    time_unit: str = "week"
+    horizon_days: int = 365
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     batch_rows: int = 500_000
     source_aliases: dict[str, str] = field(
@@ -90,6 +96,7 @@ class Settings:
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    lifetime_value: LifetimeValueConfig = field(default_factory=LifetimeValueConfig)
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative config paths are relative to the project root."""
@@ -221,5 +228,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("business_hours.weekdays: days are 0 (Monday) to 6 (Sunday)")
     if not 1 <= settings.reporting.fiscal_year_start_month <= 12:
         raise ConfigError("reporting.fiscal_year_start_month: expected 1..12")
+    if settings.lifetime_value.time_unit not in {"day", "week"}:
+        raise ConfigError("lifetime_value.time_unit: expected day or week")
     if len(settings.reporting.currency) != 3:
         raise ConfigError("reporting.currency: expected an ISO-4217 code such as USD")

@@ -23,36 +23,40 @@ T = TypeVar("T")
 
 DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
     (
-        "Win rate by fiscal quarter and channel group (last 4 quarters)",
+        "Win rate by close quarter and lead-source group",
         {
             "cube": "pipeline",
-            "measures": ["win_rate", "win_rate_by_amount", "won"],
-            "rows": ["close_date.year_quarter"],
+            "measures": ["win_rate"],
+            "rows": ["close_date.quarter"],
+            "columns": ["campaign.source_group"],
+            "filters": [("close_date.quarter", "lte", ("2026-11-15",))],
         },
     ),
     (
-        "First-response p90 by channel (business hours)",
+        "First-response p90 by channel, business seconds, with SLA attainment",
         {
             "cube": "service",
-            "measures": ["first_responses", "first_response_business_p90", "sla_attainment"],
-            "rows": ["channel.channel"],
+            "measures": ["first_responses", "first_response_business_seconds_p90", "sla_attainment"],
+            "rows": ["channel.group", "channel.channel"],
         },
     ),
     (
-        "Retention of the last 6 acquisition cohorts",
+        "Retention rate of the last 6 acquisition cohorts by months since acquisition",
         {
             "cube": "retention",
-            "measures": ["cohort_customers", "retention_rate"],
-            "rows": ["cohort.cohort_month"],
-            "columns": ["months_since_acquisition"],
+            "measures": ["retention_rate"],
+            "rows": ["cohort.month"],
+            "columns": ["age.months_since_acquisition"],
+            "filters": [("age.months_since_acquisition", "lte", (6,))],
         },
     ),
     (
-        "Top segments by predicted 12-month value",
+        "Segments by predicted 12-month value",
         {
             "cube": "customer_value",
-            "measures": ["customers", "predicted_value_12m", "mean_probability_alive"],
+            "measures": ["customers", "predicted_value_12m", "predicted_value_12m_mean", "probability_alive_mean"],
             "rows": ["customer.segment"],
+            "order": [("predicted_value_12m", True)],
         },
     ),
 ]
@@ -99,11 +103,18 @@ def run_demo(settings: Settings, scale: str, seed: int) -> int:
 
 def _print_cube_results(settings: Settings) -> None:
     from cubes.engine import run_query
-    from cubes.query import CubeQuery
+    from cubes.query import Filter, OrderBy, Query
 
     for title, spec in DEMO_QUERIES:
-        table = run_query(settings.warehouse_path, CubeQuery.from_dict(spec))
-        console.print(_arrow_to_rich(title, table))
+        query = Query(
+            cube=spec["cube"],
+            measures=spec["measures"],
+            rows=spec.get("rows", ()),
+            columns=spec.get("columns", ()),
+            filters=tuple(Filter(level, op, values) for level, op, values in spec.get("filters", ())),
+            order=tuple(OrderBy(field, descending) for field, descending in spec.get("order", ())),
+        )
+        console.print(_arrow_to_rich(title, run_query(settings.warehouse_path, query)))
 
 
 def _arrow_to_rich(title: str, table: Any, limit: int = 12) -> Table:

@@ -1,0 +1,41 @@
+"""What a warehouse needs after dbt: lifetime-value models refitted, cube views, pre-aggregations.
+
+Runs on the file that dbt just built (the nightly's new file, before it is published), in one
+connection, and checkpoints so the file is complete on disk without its write-ahead log.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from warehouse.config import Settings
+
+
+def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | None = None) -> dict[str, Any]:
+    """Fit BG/NBD + Gamma-Gamma, create the `cubes` views, materialise pre-aggregations."""
+    from cubes.lifetime_value import fit_and_store
+    from cubes.preaggregations import materialise
+    from cubes.views import create_views
+
+    timings: dict[str, Any] = {}
+    with duckdb.connect(str(warehouse_path)) as con:
+        started = time.perf_counter()
+        fit = fit_and_store(
+            con,
+            as_of=as_of,
+            time_unit=settings.lifetime_value.time_unit,
+            horizon_days=settings.lifetime_value.horizon_days,
+        )
+        timings["lifetime_value_seconds"] = round(time.perf_counter() - started, 2)
+        timings["lifetime_value"] = fit.to_dict() if hasattr(fit, "to_dict") else str(fit)
+        started = time.perf_counter()
+        timings["views"] = create_views(con)
+        timings["preaggregations"] = materialise(con)
+        timings["cube_seconds"] = round(time.perf_counter() - started, 2)
+        con.execute("checkpoint")
+    return timings
