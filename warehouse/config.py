@@ -76,6 +76,8 @@ class LifetimeValueConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     batch_rows: int = 500_000
+    memory_limit: str = "2GB"
+    threads: int = 2
     source_aliases: dict[str, str] = field(
         default_factory=lambda: {
             "salesforce": "salesforce",
@@ -89,6 +91,41 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """``crmwh serve``: the HTTP cube API. Token secrets live in the environment or in 0600 files only:
+    ``tokens`` maps a token name to ``env:VARIABLE`` or ``file:/path``; ``token_regions`` restricts a token
+    to one ``customer.region``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    max_body_bytes: int = 65536
+    query_timeout_ms: int = 30000
+    max_concurrent_queries: int = 4
+    max_queued_requests: int = 64
+    max_result_rows: int = 100_000
+    tokens: dict[str, str] = field(default_factory=dict)
+    token_regions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """``crmwh publish``: copy the marts and cube views into PostgreSQL. ``dsn`` is a libpq connection
+    string without a password; secrets (``password``, ``role_passwords``) are ``env:VARIABLE`` or
+    ``file:/path`` (a file readable by its owner only). Empty ``password``: libpq's PGPASSWORD/~/.pgpass."""
+
+    dsn: str = ""
+    password: str = ""
+    owner_role: str = "crmwh_owner"
+    analyst_roles: tuple[str, ...] = ("crmwh_analyst",)
+    cube_roles: tuple[str, ...] = ("crmwh_bi",)
+    region_roles: dict[str, str] = field(default_factory=lambda: {"crmwh_region_emea": "EMEA"})
+    role_passwords: dict[str, str] = field(default_factory=dict)
+    role_statement_timeout_seconds: int = 300
+    lock_timeout_seconds: int = 60
+    batch_rows: int = 100_000
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path = PROJECT_ROOT
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -97,6 +134,8 @@ class Settings:
     sla: SlaConfig = field(default_factory=SlaConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     lifetime_value: LifetimeValueConfig = field(default_factory=LifetimeValueConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative config paths are relative to the project root."""
@@ -232,3 +271,61 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("lifetime_value.time_unit: expected day or week")
     if len(settings.reporting.currency) != 3:
         raise ConfigError("reporting.currency: expected an ISO-4217 code such as USD")
+    _validate_serve(settings.serve)
+    _validate_publish(settings.publish)
+
+
+def _validate_serve(serve: ServeConfig) -> None:
+    if not serve.host.strip():
+        raise ConfigError("serve.host: expected an address to bind, such as 127.0.0.1")
+    if not 1 <= serve.port <= 65535:
+        raise ConfigError("serve.port: expected 1..65535")
+    for key in ("max_body_bytes", "query_timeout_ms", "max_concurrent_queries", "max_queued_requests",
+                "max_result_rows"):  # fmt: skip
+        if getattr(serve, key) < 1:
+            raise ConfigError(f"serve.{key}: expected a positive whole number")
+    for name, source in serve.tokens.items():
+        kind, _, where = source.partition(":")
+        if kind not in ("env", "file") or not where.strip():
+            raise ConfigError(
+                f"serve.tokens.{name}: expected env:VARIABLE or file:/path/to/secret "
+                "(the token itself never goes into the configuration)"
+            )
+    unknown = set(serve.token_regions) - set(serve.tokens)
+    if unknown:
+        raise ConfigError(f"serve.token_regions: no token named {', '.join(sorted(unknown))} in serve.tokens")
+
+
+def _validate_publish(publish: PublishConfig) -> None:
+    import re
+
+    role_name = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+    if re.search(r"(^|\s)password\s*=|://[^/@]*:[^/@]*@", publish.dsn):
+        raise ConfigError(
+            "publish.dsn: remove the password from the connection string; set publish.password to "
+            "env:VARIABLE or file:/path, or use PGPASSWORD / ~/.pgpass"
+        )
+    roles = [publish.owner_role, *publish.analyst_roles, *publish.cube_roles, *publish.region_roles]
+    for role in roles:
+        if not role_name.match(role):
+            raise ConfigError(f"publish: role name {role!r}: use lower-case letters, digits and _ (max 63)")
+    if len(set(roles)) != len(roles):
+        raise ConfigError("publish: a role is listed twice (owner_role, analyst_roles, cube_roles, region_roles)")
+    for role, regions in publish.region_roles.items():
+        if not [r for r in regions.split(",") if r.strip()]:
+            raise ConfigError(f"publish.region_roles.{role}: expected a region such as EMEA (or EMEA,APAC)")
+    for name, source in {"password": publish.password, **publish.role_passwords}.items():
+        if name == "password" and not source:
+            continue
+        kind, _, where = source.partition(":")
+        if kind not in ("env", "file") or not where.strip():
+            raise ConfigError(
+                f"publish.{'role_passwords.' if name != 'password' else ''}{name}: expected env:VARIABLE or "
+                "file:/path/to/secret (the password itself never goes into the configuration)"
+            )
+    unknown = set(publish.role_passwords) - set(roles[1:])
+    if unknown:
+        raise ConfigError(f"publish.role_passwords: no role named {', '.join(sorted(unknown))}")
+    for key in ("role_statement_timeout_seconds", "lock_timeout_seconds", "batch_rows"):
+        if getattr(publish, key) < 1:
+            raise ConfigError(f"publish.{key}: expected a positive whole number")

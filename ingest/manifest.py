@@ -1,0 +1,68 @@
+"""The load manifest: one JSON record per ingested file under ``<lake>/_manifest/<load_id>.json``.
+
+The record is written last, atomically, once every Parquet file of the load is in place: a load
+without its record did not happen and is redone (to the same paths) by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+MANIFEST_DIR = "_manifest"
+DONE_STATUSES = {"landed", "landed_with_rejects", "rejected", "uncontracted", "quarantined"}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_load_id(source: str, object_name: str, sha256: str) -> str:
+    """Stable id of loading these bytes as this object: a re-run rewrites the same paths."""
+    return hashlib.sha256(f"{source}/{object_name}/{sha256}".encode()).hexdigest()[:20]
+
+
+def manifest_path(lake: Path, load_id: str) -> Path:
+    return lake / MANIFEST_DIR / f"{load_id}.json"
+
+
+def read_manifest(lake: Path) -> dict[str, dict[str, Any]]:
+    """Every completed load record, keyed by load_id."""
+    records: dict[str, dict[str, Any]] = {}
+    directory = lake / MANIFEST_DIR
+    if not directory.is_dir():
+        return records
+    for path in sorted(directory.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        records[record["load_id"]] = record
+    return records
+
+
+def is_done(lake: Path, load_id: str) -> bool:
+    path = manifest_path(lake, load_id)
+    if not path.exists():
+        return False
+    return json.loads(path.read_text(encoding="utf-8")).get("status") in DONE_STATUSES
+
+
+def write_record(lake: Path, record: dict[str, Any]) -> Path:
+    path = manifest_path(lake, record["load_id"])
+    write_atomic(path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,404 @@
+"""``crmwh ingest``: find extracts, read them, land them, quarantine what cannot be read, record it all."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.progress import Progress
+
+from ingest import readers
+from ingest.config import EngineConfig
+from ingest.contracts import ObjectContract, SourceContract, load_contracts
+from ingest.errors import IngestError, UnreadableFileError
+from ingest.land import LandResult, LoadTarget, empty_landed_select, land, write_parquet
+from ingest.manifest import file_sha256, is_done, make_load_id, manifest_path, write_atomic, write_record
+from ingest.names import object_name, split_file_name
+from ingest.report import FileReport, IngestReport
+from ingest.standardise import SQL_MACROS
+from warehouse.config import Settings
+
+QUARANTINE_DIR = "_quarantine"
+IGNORED_PREFIXES = (".", "_", "README", "LICENSE")
+IGNORED_SUFFIXES = (".md", ".reason.json")
+EMPTY_FILE = "_empty.parquet"
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: list[Path] | None = None,
+    progress: bool = False,
+    contracts: dict[str, SourceContract] | None = None,
+) -> IngestReport:
+    """Ingest the given files/folders (default: the whole inbox) into the lake."""
+    contracts = contracts if contracts is not None else load_contracts()
+    engine = EngineConfig.from_settings(settings)
+    lake = settings.lake_dir
+    roots = [Path(p) for p in paths] if paths else [settings.inbox_dir]
+    for root in roots:
+        if not root.exists():
+            hint = " (run `crmwh generate` first, or set paths.inbox_dir)" if not paths else ""
+            raise IngestError(f"{root}: no such file or directory{hint}")
+    files = sorted(set(_discover(roots, lake)))
+    report = IngestReport()
+    with _connect(lake, engine) as con:
+        ensure_lake(settings, contracts, con=con)
+        ingested_at = datetime.now(UTC).replace(tzinfo=None)
+        if progress:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("ingest", total=len(files))
+                for index, path in enumerate(files):
+                    bar.update(task, description=f"ingest {path.name}")
+                    report.files.extend(
+                        ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}")
+                    )
+                    bar.advance(task)
+        else:
+            for index, path in enumerate(files):
+                report.files.extend(
+                    ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}")
+                )
+    return report
+
+
+def ensure_lake(
+    settings: Settings,
+    contracts: dict[str, SourceContract] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> list[Path]:
+    """Write ``<lake>/<source>/<object>/_empty.parquet`` (zero rows, contract schema) for every object."""
+    contracts = contracts if contracts is not None else load_contracts()
+    engine = EngineConfig.from_settings(settings)
+    lake = settings.lake_dir
+    if con is None:
+        with _connect(lake, engine) as own:
+            return ensure_lake(settings, contracts, con=own)
+    written = []
+    for source in contracts.values():
+        for contract in source.objects.values():
+            path = lake / source.source / contract.name / EMPTY_FILE
+            write_parquet(con, empty_landed_select(contract), path, engine)
+            written.append(path)
+    return written
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    contracts: dict[str, SourceContract],
+    path: Path,
+    engine: EngineConfig,
+    ingested_at: datetime,
+    prefix: str,
+) -> list[FileReport]:
+    """Ingest one file: its main object plus any object exploded from it. Never raises for bad data."""
+    lake = settings.lake_dir
+    started = datetime.now(UTC)
+    source = detect_source(path, settings.ingest.source_aliases)
+    sha256 = file_sha256(path)
+    if source is None or source not in contracts:
+        known = ", ".join(sorted(settings.ingest.source_aliases))
+        why = (
+            f"unknown source: no parent directory is a known source ({known}); "
+            "add the directory name to [ingest.source_aliases]"
+            if source is None
+            else f"source {source!r} has no contract in ingest/contracts/"
+        )
+        return [quarantine(lake, path, source, sha256, why, started)]
+    source_contract = contracts[source]
+    _, fmt, compression = split_file_name(path)
+    object_ = object_name(path)
+    contract = source_contract.object_for_file(object_)
+    object_ = contract.name if contract else object_
+    load_id = make_load_id(source, object_, sha256)
+    if fmt is None:
+        return [quarantine(lake, path, source, sha256, f"unsupported file type {path.name!r}", started)]
+    if is_done(lake, load_id) and _manifest_status(lake, load_id) != "quarantined":
+        return [
+            FileReport(
+                path=str(path),
+                source=source,
+                object=object_,
+                status="skipped",
+                load_id=load_id,
+                message="already ingested (identical file)",
+            )
+        ]
+    children = source_contract.children_of(contract.name) if contract and fmt in ("jsonl", "json") else []
+    try:
+        results = _read_and_land(
+            con,
+            path,
+            fmt,
+            compression,
+            source,
+            source_contract,
+            contract,
+            children,
+            object_,
+            load_id,
+            engine,
+            ingested_at,
+            prefix,
+            lake,
+        )
+    except UnreadableFileError as exc:
+        return [quarantine(lake, path, source, sha256, str(exc), started, object_)]
+    finally:
+        _drop_temp_tables(con, prefix)
+    main, *rest = results
+    record = {
+        "load_id": load_id,
+        "path": str(path),
+        "source": source,
+        "object": object_,
+        "sha256": sha256,
+        "size": path.stat().st_size,
+        "format": fmt,
+        "status": main.status,
+        "rows_read": main.rows_read,
+        "rows_landed": main.rows_landed,
+        "rows_rejected": main.rows_rejected,
+        "drift_columns": main.drift_columns,
+        "top_reasons": [{"reason": r, "rows": n} for r, n in main.top_reasons],
+        "landed_path": str(main.landed_path) if main.landed_path else None,
+        "rejects_path": str(main.rejects_path) if main.rejects_path else None,
+        "children": [_child_record(r) for r in rest],
+        "ingested_at": ingested_at.isoformat(),
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+    write_record(lake, record)
+    return [_file_report(path, source, load_id, r) for r in results]
+
+
+def _read_and_land(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    compression: str | None,
+    source: str,
+    source_contract: SourceContract,
+    contract: ObjectContract | None,
+    children: list[ObjectContract],
+    object_: str,
+    load_id: str,
+    engine: EngineConfig,
+    ingested_at: datetime,
+    prefix: str,
+    lake: Path,
+) -> list[LandResult]:
+    declared = contract.encoding if contract else source_contract.encoding
+    encoding = readers.sniff_encoding(path, compression, declared) if fmt != "parquet" else declared
+    if compression == "gzip":
+        readers.check_gzip_complete(path)
+    consumed = frozenset(readers.path_root(c.explode_from.path) for c in children if c.explode_from)
+    with _plain_copy(path, fmt, compression) as readable:
+        if fmt == "csv":
+            raw = readers.read_csv(con, readable, prefix, encoding, engine.max_line_bytes)
+        elif fmt == "jsonl":
+            raw = readers.read_json_lines(
+                con, readable, prefix, encoding, engine.max_line_bytes, contract, consumed
+            )
+        elif fmt == "json":
+            raw = readers.read_json_array(con, readable, prefix, contract, consumed)
+        else:
+            raw = readers.read_parquet(con, readable, prefix)
+    target = LoadTarget(lake, source, object_, load_id, str(path), ingested_at, prefix)
+    results = [land(con, raw, contract, target, engine)]
+    for index, child in enumerate(children):
+        child_prefix = f"{prefix}_c{index}"
+        child_raw = readers.explode_children(con, raw, contract, child, child_prefix)  # type: ignore[arg-type]
+        child_target = LoadTarget(lake, source, child.name, load_id, str(path), ingested_at, child_prefix)
+        results.append(land(con, child_raw, child, child_target, engine))
+    return results
+
+
+def detect_source(path: Path, aliases: dict[str, str]) -> str | None:
+    """The source of a file: the nearest parent directory named in ``[ingest.source_aliases]``."""
+    lowered = {k.lower(): v for k, v in aliases.items()}
+    for parent in path.resolve().parents:
+        if parent.name.lower() in lowered:
+            return lowered[parent.name.lower()]
+    return None
+
+
+def quarantine(
+    lake: Path,
+    path: Path,
+    source: str | None,
+    sha256: str,
+    reason: str,
+    started: datetime,
+    object_: str | None = None,
+) -> FileReport:
+    """Move an unreadable file to ``<lake>/_quarantine/`` next to ``<name>.reason.json``."""
+    directory = lake / QUARANTINE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / path.name
+    if target.exists() and file_sha256(target) != sha256:
+        target = directory / f"{sha256[:12]}_{path.name}"
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    load_id = make_load_id(source or "_unknown", object_ or path.name, sha256)
+    info: dict[str, Any] = {
+        "file": path.name,
+        "original_path": str(path),
+        "source": source,
+        "object": object_,
+        "sha256": sha256,
+        "reason": reason,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+    }
+    write_atomic(target.with_name(target.name + ".reason.json"), json.dumps(info, indent=2).encode())
+    message = reason
+    try:
+        path.unlink()
+    except OSError as exc:
+        message = f"{reason} (copied to quarantine; could not remove the original: {exc.strerror})"
+    write_record(
+        lake,
+        {
+            "load_id": load_id,
+            "path": str(path),
+            "source": source,
+            "object": object_,
+            "sha256": sha256,
+            "size": target.stat().st_size,
+            "status": "quarantined",
+            "rows_read": 0,
+            "rows_landed": 0,
+            "rows_rejected": 0,
+            "drift_columns": [],
+            "quarantine_path": str(target),
+            "reason": reason,
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    return FileReport(
+        path=str(path), source=source, object=object_, status="quarantined", load_id=load_id, message=message
+    )
+
+
+def _discover(roots: list[Path], lake: Path) -> Iterator[Path]:
+    lake = lake.resolve()
+    for root in roots:
+        candidates = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
+        for path in candidates:
+            resolved = path.resolve()
+            if lake in resolved.parents:
+                continue
+            if path.name.startswith(IGNORED_PREFIXES) or path.name.endswith(IGNORED_SUFFIXES):
+                continue
+            yield path
+
+
+class _connect:
+    """A DuckDB connection bounded in memory, spilling to ``<lake>/_tmp``, timestamps in UTC."""
+
+    def __init__(self, lake: Path, engine: EngineConfig) -> None:
+        self.lake = lake
+        self.engine = engine
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self.lake.mkdir(parents=True, exist_ok=True)
+        self.spill = Path(tempfile.mkdtemp(prefix="duckdb_", dir=self._tmp_root()))
+        config: dict[str, Any] = {"memory_limit": self.engine.memory_limit, "temp_directory": str(self.spill)}
+        if self.engine.threads:
+            config["threads"] = self.engine.threads
+        self.con = duckdb.connect(config=config)
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        self.con.execute(SQL_MACROS)
+        return self.con
+
+    def _tmp_root(self) -> Path:
+        root = self.lake / "_tmp"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.spill.parent.rmdir()
+
+
+class _plain_copy:
+    """Parquet cannot be read through gzip: decompress such a file to a temporary copy first."""
+
+    def __init__(self, path: Path, fmt: str, compression: str | None) -> None:
+        self.path, self.fmt, self.compression = path, fmt, compression
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        if self.fmt != "parquet" or self.compression != "gzip":
+            return self.path
+        handle, name = tempfile.mkstemp(suffix=".parquet")
+        os.close(handle)
+        self.tmp = Path(name)
+        with gzip.open(self.path, "rb") as src, self.tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return self.tmp
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _manifest_status(lake: Path, load_id: str) -> str | None:
+    path = manifest_path(lake, load_id)
+    return json.loads(path.read_text(encoding="utf-8")).get("status") if path.exists() else None
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+        [prefix + "_"],
+    ).fetchall()
+    for (name,) in tables:
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def _child_record(result: LandResult) -> dict[str, Any]:
+    return {
+        "object": result.object,
+        "status": result.status,
+        "rows_read": result.rows_read,
+        "rows_landed": result.rows_landed,
+        "rows_rejected": result.rows_rejected,
+        "drift_columns": result.drift_columns,
+        "top_reasons": [{"reason": r, "rows": n} for r, n in result.top_reasons],
+        "landed_path": str(result.landed_path) if result.landed_path else None,
+        "rejects_path": str(result.rejects_path) if result.rejects_path else None,
+    }
+
+
+def _file_report(path: Path, source: str, load_id: str, result: LandResult) -> FileReport:
+    return FileReport(
+        path=str(path),
+        source=source,
+        object=result.object,
+        status=result.status,
+        load_id=load_id,
+        rows_read=result.rows_read,
+        rows_landed=result.rows_landed,
+        rows_rejected=result.rows_rejected,
+        top_reasons=result.top_reasons,
+        drift_columns=result.drift_columns,
+        message=result.message,
+        landed_path=str(result.landed_path) if result.landed_path else None,
+        rejects_path=str(result.rejects_path) if result.rejects_path else None,
+    )
