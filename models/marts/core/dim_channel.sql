@@ -1,0 +1,32 @@
+{%- set sla = var('sla_first_response_seconds') -%}
+
+with
+
+taxonomy as (
+
+    select * from {{ ref('channel_taxonomy') }}
+
+),
+
+final as (
+
+    select
+        cast(channel_name as varchar) as channel_key,
+        cast(channel_name as varchar) as channel_name,
+        cast(channel_group as varchar) as channel_group,
+        cast(is_inbound_capable as boolean) as is_inbound_capable,
+        cast(is_outbound_capable as boolean) as is_outbound_capable,
+        cast(
+            case channel_name
+                {%- for channel, seconds in sla.items() %}
+                    when '{{ channel }}' then {{ seconds | int }}
+                {%- endfor %}
+                else {{ var('sla_default_first_response_seconds') | int }}
+            end
+            as integer
+        ) as sla_first_response_seconds
+    from taxonomy
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+orders as (
+
+    select * from {{ ref('int_orders__unioned') }}
+    {% if is_incremental() %}
+    where cast(ordered_at as date) >= (
+        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(order_date)') }}
+        from {{ this }}
+    )
+        or ordered_at is null
+    {% endif %}
+
+),
+
+rates as (
+
+    select * from {{ ref('int_currency_rates') }}
+
+),
+
+final as (
+
+    select
+        cast(orders.order_id as varchar) as order_id,
+        cast(orders.source_system as varchar) as source_system,
+        cast(orders.order_type as varchar) as order_type,
+        cast(orders.customer_key as varchar) as customer_key,
+        cast(orders.ordered_at as timestamp) as ordered_at,
+        cast(orders.ordered_at as date) as order_date,
+        cast(orders.amount as decimal(18, 2)) as amount,
+        cast(orders.currency_code as varchar) as currency_code,
+        {{ to_reporting_currency('orders.amount', 'rates.to_reporting_rate', '1') }} as amount_reporting,
+        {{ to_reporting_currency('orders.margin', 'rates.to_reporting_rate', '1') }} as margin_reporting,
+        cast(orders.is_refund as boolean) as is_refund
+    from orders
+    left join rates
+        on orders.currency_code = rates.currency_code
+            and cast({{ dbt.date_trunc('month', 'orders.ordered_at') }} as date) = rates.rate_month
+
+)
+
+select * from final

@@ -1,0 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='interaction_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+interactions as (
+
+    select * from {{ ref('int_interactions__unioned') }}
+    {% if is_incremental() %}
+    where occurred_date >= (
+        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(occurred_date)') }}
+        from {{ this }}
+    )
+        or occurred_date is null
+    {% endif %}
+
+),
+
+response_times as (
+
+    select * from {{ ref('int_interactions__response_times') }}
+
+),
+
+final as (
+
+    select
+        cast(interactions.interaction_id as varchar) as interaction_id,
+        cast(interactions.source_system as varchar) as source_system,
+        cast(interactions.customer_key as varchar) as customer_key,
+        cast(interactions.channel_key as varchar) as channel_key,
+        cast(interactions.owner_key as varchar) as owner_key,
+        cast(interactions.direction as varchar) as direction,
+        cast(interactions.interaction_type as varchar) as interaction_type,
+        cast(interactions.occurred_at as timestamp) as occurred_at,
+        cast(interactions.occurred_date as date) as occurred_date,
+        cast(interactions.duration_seconds as integer) as duration_seconds,
+        cast(interactions.thread_id as varchar) as thread_id,
+        cast(interactions.case_id as varchar) as case_id,
+        response_times.interaction_id is not null as is_response,
+        cast(response_times.response_seconds as bigint) as response_seconds,
+        cast(response_times.response_business_seconds as bigint) as response_business_seconds,
+        coalesce(response_times.is_first_response, false) as is_first_response
+    from interactions
+    left join response_times on interactions.interaction_id = response_times.interaction_id
+
+)
+
+select * from final
