@@ -140,9 +140,11 @@ def _register_commands() -> None:
     """Commands whose code lives beside the work they do (build with dbt, query with the cubes)."""
     from cubes.cli import register as register_cube_commands
     from warehouse.build import register as register_build
+    from warehouse.publish import register as register_publish
 
     register_build(app)
     register_cube_commands(app)
+    register_publish(app)
 
 
 _register_commands()

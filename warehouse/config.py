@@ -310,7 +310,9 @@ def _validate_publish(publish: PublishConfig) -> None:
         if not role_name.match(role):
             raise ConfigError(f"publish: role name {role!r}: use lower-case letters, digits and _ (max 63)")
     if len(set(roles)) != len(roles):
-        raise ConfigError("publish: a role is listed twice (owner_role, analyst_roles, cube_roles, region_roles)")
+        raise ConfigError(
+            "publish: a role is listed twice (owner_role, analyst_roles, cube_roles, region_roles)"
+        )
     for role, regions in publish.region_roles.items():
         if not [r for r in regions.split(",") if r.strip()]:
             raise ConfigError(f"publish.region_roles.{role}: expected a region such as EMEA (or EMEA,APAC)")
