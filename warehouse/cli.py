@@ -141,10 +141,12 @@ def _register_commands() -> None:
     from cubes.cli import register as register_cube_commands
     from warehouse.build import register as register_build
     from warehouse.publish import register as register_publish
+    from warehouse.serve import register as register_serve
 
     register_build(app)
     register_cube_commands(app)
     register_publish(app)
+    register_serve(app)
 
 
 _register_commands()
