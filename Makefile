@@ -12,7 +12,7 @@ test test-fast: export OPENBLAS_NUM_THREADS := 1
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install demo test test-fast bench lint format clean
+.PHONY: help install demo nightly-demo test test-fast bench lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +27,19 @@ install: $(STAMP) ## Create .venv and install crmwh with its development tools
 
 demo: $(STAMP) ## Generate sample extracts and run the whole pipeline end to end
 	$(BIN)/python -m warehouse.demo
+
+NIGHTLY_DEMO_DIR := warehouse/data/nightly-demo
+NIGHTLY_DEMO_ENV := CRMWH_PATHS__INBOX_DIR=$(NIGHTLY_DEMO_DIR)/inbox CRMWH_PATHS__LAKE_DIR=$(NIGHTLY_DEMO_DIR)/lake \
+	CRMWH_PATHS__WAREHOUSE_PATH=$(NIGHTLY_DEMO_DIR)/crmwh.duckdb CRMWH_PATHS__RUNS_DIR=$(NIGHTLY_DEMO_DIR)/runs
+nightly-demo: $(STAMP) ## Simulate a week: full extract, then 7 daily deltas with a nightly run each, then status
+	rm -rf $(NIGHTLY_DEMO_DIR)
+	$(NIGHTLY_DEMO_ENV) $(BIN)/crmwh generate --scale $${DEMO_SCALE:-tiny} --as-of 2026-11-15 --full
+	$(NIGHTLY_DEMO_ENV) $(BIN)/crmwh nightly; rc=$$?; [ $$rc -le 1 ] || exit $$rc
+	for day in 2026-11-16 2026-11-17 2026-11-18 2026-11-19 2026-11-20 2026-11-21 2026-11-22; do \
+	  $(NIGHTLY_DEMO_ENV) $(BIN)/crmwh generate --scale $${DEMO_SCALE:-tiny} --as-of $$day || exit $$?; \
+	  $(NIGHTLY_DEMO_ENV) $(BIN)/crmwh nightly; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
+	done
+	$(NIGHTLY_DEMO_ENV) $(BIN)/crmwh status
 
 test: $(STAMP) ## Run the test suite (pytest, real DuckDB/dbt)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

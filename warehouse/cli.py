@@ -140,6 +140,7 @@ def _register_commands() -> None:
     """Commands whose code lives beside the work they do (build with dbt, query with the cubes)."""
     from cubes.cli import register as register_cube_commands
     from warehouse.build import register as register_build
+    from warehouse.nightly import register as register_nightly
     from warehouse.publish import register as register_publish
     from warehouse.serve import register as register_serve
 
@@ -147,6 +148,7 @@ def _register_commands() -> None:
     register_cube_commands(app)
     register_publish(app)
     register_serve(app)
+    register_nightly(app)
 
 
 _register_commands()

@@ -73,6 +73,22 @@ class LifetimeValueConfig:
     horizon_days: int = 365
 
 
+def _default_freshness() -> dict[str, dict[str, int]]:
+    sources = ("salesforce", "hubspot", "billing", "contact_center")
+    return {source: {"warn_after_hours": 26, "error_after_hours": 50} for source in sources}
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    """``crmwh nightly``. Freshness hours are whole numbers; 0 disables a threshold."""
+
+    keep_runs: int = 14
+    webhook_url: str = ""
+    webhook_timeout_seconds: int = 5
+    freshness_error_fails: bool = True
+    freshness: dict[str, dict[str, int]] = field(default_factory=_default_freshness)
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     batch_rows: int = 500_000
@@ -134,6 +150,7 @@ class Settings:
     sla: SlaConfig = field(default_factory=SlaConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     lifetime_value: LifetimeValueConfig = field(default_factory=LifetimeValueConfig)
+    nightly: NightlyConfig = field(default_factory=NightlyConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
 
