@@ -4,9 +4,12 @@ measured in the same run.
 For each scale (small and medium by default; `make bench SCALES="small medium large"`):
 1. generate the extracts (timed);
 2. ingest every CSV with crmwh and, on the same files, DuckDB's raw `COPY ... TO parquet` (rows/s, ratio);
-3. full dbt build of the warehouse in a child process (wall time, peak RSS of the build);
-4. one more day of extracts, then an incremental build (wall time, peak RSS);
-5. the fixed set of 50 cube queries against hand-written DuckDB SQL (p50/p95, overhead ratio).
+3. full build of the warehouse (dbt + lifetime value + cube pre-aggregations) in a child process
+   (wall time, peak RSS of that process);
+4. the fixed set of 50 cube queries against hand-written DuckDB SQL (p50/p95, overhead ratio);
+5. the HTTP API with 8 concurrent clients on the same queries (throughput, p50/p95);
+6. a PostgreSQL publish to a throw-away server from the OS packages;
+7. one more day of extracts, then `crmwh nightly` (ingest, incremental build, publish by rename).
 Results are printed and written to `<runs_dir>/../bench/results.json`.
 """
 
@@ -78,23 +81,60 @@ def bench_scale(scale: str, root: Path) -> dict[str, Any]:
     from ingest.benchmark import run_ingest_benchmark
 
     result["ingest"] = run_ingest_benchmark(inbox, work / "ingest-bench")
+    shutil.rmtree(work / "ingest-bench", ignore_errors=True)
 
-    _crmwh(["ingest"], env)
+    wall, peak = _crmwh(["ingest"], env)
+    result["ingest_all_seconds"] = round(wall, 1)
     wall, peak = _crmwh(["build", "--full-refresh"], env)
     result["full_build_seconds"] = round(wall, 1)
     result["full_build_peak_mb"] = round(peak)
 
-    next_day = DEFAULT_END + timedelta(days=1)
-    generate_extracts(inbox, scale=scale, seed=7, as_of=next_day, progress=False)
-    _crmwh(["ingest"], env)
-    wall, peak = _crmwh(["build"], env)
-    result["incremental_build_seconds"] = round(wall, 1)
-    result["incremental_build_peak_mb"] = round(peak)
-
     from cubes.benchmark import run_cube_benchmark
 
     result["cubes"] = run_cube_benchmark(warehouse_path)
+
+    from warehouse.api_bench import run_api_benchmark
+
+    result["api"] = run_api_benchmark(warehouse_path, clients=8)
+    result["publish"] = _bench_publish(warehouse_path)
+
+    next_day = DEFAULT_END + timedelta(days=1)
+    generate_extracts(inbox, scale=scale, seed=7, as_of=next_day, progress=False)
+    wall, peak = _crmwh(["nightly"], env)
+    result["nightly_one_day_seconds"] = round(wall, 1)
+    result["nightly_one_day_peak_mb"] = round(peak)
+    result["nightly_steps"] = _last_nightly_steps(work / "runs")
     return result
+
+
+def _bench_publish(warehouse_path: Path) -> dict[str, Any]:
+    """Publish to a throw-away PostgreSQL server started from the OS packages, if they are installed."""
+    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "warehouse"))
+    try:
+        from postgres_server import find_bin_dir, running_postgres
+    finally:
+        sys.path.pop(0)
+    if find_bin_dir() is None:
+        return {"skipped": "no PostgreSQL server binaries (apt-get install postgresql)"}
+    from warehouse.config import load_settings
+    from warehouse.publish import publish
+
+    with running_postgres(log_statements=False) as server:
+        started = time.perf_counter()
+        report = publish(load_settings(), warehouse_path=warehouse_path, dsn=server.dsn)
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 1), "report": report.to_dict() if hasattr(report, "to_dict") else str(report)}
+
+
+def _last_nightly_steps(runs_dir: Path) -> dict[str, Any]:
+    reports = sorted(runs_dir.glob("*/report.json"))
+    if not reports:
+        return {}
+    report = json.loads(reports[-1].read_text(encoding="utf-8"))
+    return {
+        "outcome": report.get("outcome"),
+        **{step.get("name", "?"): step.get("duration_seconds") for step in report.get("steps", [])},
+    }
 
 
 def render(results: list[dict[str, Any]]) -> Table:
@@ -119,8 +159,9 @@ def render(results: list[dict[str, Any]]) -> Table:
     row("ingest / raw ratio", lambda r: f"{r['ingest']['ratio']:.2f}")
     row("full build (s)", lambda r: r["full_build_seconds"])
     row("full build peak RSS (MB)", lambda r: r["full_build_peak_mb"])
-    row("incremental build (s)", lambda r: r["incremental_build_seconds"])
-    row("incremental peak RSS (MB)", lambda r: r["incremental_build_peak_mb"])
+    row("nightly, one new day (s)", lambda r: r["nightly_one_day_seconds"])
+    row("nightly peak RSS (MB)", lambda r: r["nightly_one_day_peak_mb"])
+    row("nightly dbt step (s)", lambda r: r["nightly_steps"]["build"])
     row(
         "cube p50 / p95 (ms)",
         lambda r: f"{r['cubes']['engine_p50_ms']:.1f} / {r['cubes']['engine_p95_ms']:.1f}",
@@ -130,6 +171,9 @@ def render(results: list[dict[str, Any]]) -> Table:
         lambda r: f"{r['cubes']['hand_p50_ms']:.1f} / {r['cubes']['hand_p95_ms']:.1f}",
     )
     row("cube overhead ratio", lambda r: f"{r['cubes']['overhead_ratio']:.2f}")
+    row("API 8 clients req/s", lambda r: r["api"]["throughput_per_s"])
+    row("API p50 / p95 (ms)", lambda r: f"{r['api']['p50_ms']} / {r['api']['p95_ms']}")
+    row("PostgreSQL publish (s)", lambda r: r["publish"]["seconds"])
     return table
 
 

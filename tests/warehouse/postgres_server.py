@@ -113,7 +113,7 @@ def _wait_ready(server: PostgresServer, process: subprocess.Popen[bytes], log: P
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
+def running_postgres(log_statements: bool = True) -> Iterator[PostgresServer]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         pytest.skip(
@@ -152,7 +152,8 @@ def running_postgres() -> Iterator[PostgresServer]:
     settings = [
         "-c", f"port={port}", "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={socket_dir}",
         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        "-c", "max_connections=50", "-c", "shared_buffers=64MB", "-c", "log_statement=all",
+        "-c", "max_connections=50", "-c", "shared_buffers=64MB",
+        "-c", f"log_statement={'all' if log_statements else 'none'}",
     ]  # fmt: skip
     process = subprocess.Popen(
         [str(bin_dir / "postgres"), "-D", str(data_dir), *settings],
