@@ -784,4 +784,7 @@ def create_app(settings: Settings, env: dict[str, str] | None = None) -> FastAPI
             json.dumps(json_answer(table, asked), separators=(",", ":")), media_type="application/json"
         )
 
+    from warehouse.explorer import mount_explorer
+
+    mount_explorer(app)
     return app

@@ -142,6 +142,7 @@ def _register_commands() -> None:
     from warehouse.build import register as register_build
     from warehouse.nightly import register as register_nightly
     from warehouse.publish import register as register_publish
+    from warehouse.report import register as register_report
     from warehouse.serve import register as register_serve
 
     register_build(app)
@@ -149,6 +150,7 @@ def _register_commands() -> None:
     register_publish(app)
     register_serve(app)
     register_nightly(app)
+    register_report(app)
 
 
 _register_commands()

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -82,6 +83,8 @@ def run_demo(settings: Settings, scale: str, seed: int) -> int:
     from ingest.run import ingest_paths
     from warehouse.build import build
     from warehouse.generate import generate_extracts
+    from warehouse.postbuild import finish_warehouse
+    from warehouse.report import DEFAULT_REPORT_NAME, build_report
 
     progress = console.is_terminal and not os.environ.get("CI")
     console.rule(f"crmwh demo: scale={scale} seed={seed}")
@@ -96,8 +99,16 @@ def run_demo(settings: Settings, scale: str, seed: int) -> int:
     console.print(result.render())
     if not result.ok:
         return 1
+    _step(
+        "refit lifetime-value models, create cube views and pre-aggregations",
+        lambda: finish_warehouse(settings.warehouse_path, settings),
+    )
     _print_cube_results(settings)
-    _print_where(settings)
+    dashboard = _step(
+        "write the dashboard",
+        lambda: build_report(settings, settings.warehouse_path.parent / DEFAULT_REPORT_NAME),
+    )
+    _print_where(settings, dashboard)
     return 0
 
 
@@ -128,7 +139,7 @@ def _arrow_to_rich(title: str, table: Any, limit: int = 12) -> Table:
     return rich_table
 
 
-def _print_where(settings: Settings) -> None:
+def _print_where(settings: Settings, dashboard: Path) -> None:
     table = Table(title="What was produced, and where", title_justify="left")
     table.add_column("what")
     table.add_column("where")
@@ -136,14 +147,20 @@ def _print_where(settings: Settings) -> None:
         ("extracts (inbox)", settings.inbox_dir),
         ("Parquet lake, rejects, manifest", settings.lake_dir),
         ("DuckDB warehouse", settings.warehouse_path),
-        ("dbt artefacts", settings.root / "target"),
+        ("dbt artefacts, run reports", settings.runs_dir),
+        ("dashboard (open in a browser, works offline)", dashboard),
     ]
     for what, where in rows:
         table.add_row(what, str(where))
     console.print(table)
+    serve = settings.serve
     console.print(
         f"Open it: [bold]duckdb -readonly {settings.warehouse_path}[/]  or  "
-        "[bold].venv/bin/crmwh query pipeline -m win_rate -r close_date.year_quarter[/]"
+        "[bold].venv/bin/crmwh query pipeline -m win_rate -r close_date.quarter[/]"
+    )
+    console.print(
+        f"Pivot explorer: start [bold].venv/bin/crmwh serve[/] (with a token, see README) and open "
+        f"[bold]http://{serve.host}:{serve.port}/explorer/[/]"
     )
 
 

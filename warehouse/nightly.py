@@ -272,7 +272,50 @@ def _run_steps(run: _Run, *, full_refresh: bool, from_scratch: bool, as_of: date
         step.details = {"mart_rows": mart_rows, "live_path": str(run.settings.warehouse_path)}
         report.published = True
         run.building_path = None
+
+    with run.step("dashboard") as step:
+        step.details = _dashboard(run)
+        if step.details.get("error"):
+            step.status = "warning"
+            step.message = step.details["error"]
+            report.warnings.append(f"dashboard: {step.message}")
+
+    if run.settings.publish.dsn:
+        with run.step("postgres") as step:
+            step.details = _postgres(run)
+            if step.details.get("error"):
+                step.status = "warning"
+                step.message = step.details["error"]
+                report.warnings.append(f"postgres publish: {step.message} (the previous publication stays live)")
     report.outcome = "success_with_warnings" if report.warnings else "success"
+
+
+def _dashboard(run: _Run) -> dict[str, Any]:
+    """The dashboard of the new build, kept with the run and beside the live warehouse. A dashboard that
+    cannot be drawn is a warning: the warehouse itself is already published."""
+    from warehouse.report import DEFAULT_REPORT_NAME, ReportError, build_report
+
+    live = run.settings.warehouse_path
+    try:
+        kept = build_report(run.settings, run.run_dir / DEFAULT_REPORT_NAME, warehouse_path=live)
+    except ReportError as exc:
+        return {"error": str(exc)}
+    beside = live.parent / DEFAULT_REPORT_NAME
+    partial = beside.with_name(f".{beside.name}.tmp")
+    shutil.copyfile(kept, partial)
+    os.replace(partial, beside)
+    return {"path": str(beside), "bytes": beside.stat().st_size}
+
+
+def _postgres(run: _Run) -> dict[str, Any]:
+    """Copy the published build to PostgreSQL (`[publish] dsn`); a failure keeps the previous publication."""
+    from warehouse.publish import PublishError, publish
+
+    try:
+        published = publish(run.settings, warehouse_path=run.settings.warehouse_path, run_id=run.report.run_id)
+    except PublishError as exc:
+        return {"error": str(exc)}
+    return published.to_dict()
 
 
 # ------------------------------------------------------------------------------------------- steps
