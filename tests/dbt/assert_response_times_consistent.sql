@@ -1,12 +1,21 @@
--- Responses are outbound, timed, and never spend more business time than wall-clock time.
+-- Responses are outbound on an asynchronous channel, timed, and never spend more business time than wall-clock time.
 select
-    interaction_id,
-    direction,
-    response_seconds,
-    response_business_seconds
-from {{ ref('fct_interactions') }}
-where (is_response and (direction <> 'outbound' or response_seconds is null or response_business_seconds is null))
-    or response_seconds < 0
-    or response_business_seconds < 0
-    or response_business_seconds > response_seconds
-    or (is_first_response and not is_response)
+    interactions.interaction_id,
+    interactions.direction,
+    interactions.response_seconds,
+    interactions.response_business_seconds
+from {{ ref('fct_interactions') }} as interactions
+inner join {{ ref('dim_channel') }} as channels on interactions.channel_key = channels.channel_key
+where (
+    interactions.is_response
+    and (
+        interactions.direction <> 'outbound'
+        or not channels.is_asynchronous
+        or interactions.response_seconds is null
+        or interactions.response_business_seconds is null
+    )
+)
+or interactions.response_seconds < 0
+or interactions.response_business_seconds < 0
+or interactions.response_business_seconds > interactions.response_seconds
+or (interactions.is_first_response and not interactions.is_response)

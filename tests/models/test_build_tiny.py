@@ -82,8 +82,10 @@ def test_dim_customer_survivorship(tiny_warehouse: BuiltWarehouse, key_of) -> No
         "from marts.dim_customer where customer_key = ?",
         [key_of("salesforce:account:A1")],
     )
+    # acquired when it first paid: won deal O1 closed 2024-03-15 (O3, won earlier, is deleted), not at the
+    # creation of its first record on 2024-01-05
     assert row == [(
-        "Acme Corp", "company", "Mid-Market", "201-1000", "United States", "North America", date(2024, 1, 5),
+        "Acme Corp", "company", "Mid-Market", "201-1000", "United States", "North America", date(2024, 3, 15),
         "Web", "web", "jane@acme.com", True, None,
     )]  # fmt: skip
     people = tiny_warehouse.scalar("select count(*) from marts.dim_customer where customer_type = 'person'")
@@ -102,8 +104,9 @@ def test_response_times_in_business_hours(tiny_warehouse: BuiltWarehouse) -> Non
             "from marts.fct_interactions"
         )
     }
-    # Fri 10:00 EST -> Mon 10:00 EST: 7h Friday + 1h Monday
-    assert rows["salesforce:T2"] == (True, 259200, 28800, True)
+    # an inbound call Friday and an outbound call Monday: calls are answered live, so no response pair
+    assert rows["salesforce:T1"] == (False, None, None, False)
+    assert rows["salesforce:T2"] == (False, None, None, False)
     # Thu 16:00 EST -> Fri 09:00 EST: one business hour on Thursday
     assert rows["hubspot:EN2"] == (True, 61200, 3600, True)
     # Sat and Sun inbound answered Mon 10:00 EDT (after the DST change): one business hour
@@ -111,6 +114,11 @@ def test_response_times_in_business_hours(tiny_warehouse: BuiltWarehouse) -> Non
     assert rows["contact_center:M4"] == (False, None, None, False)  # nothing left to answer
     assert rows["contact_center:M6"] == (True, 1800, 1800, False)
     assert rows["contact_center:M1"] == (False, None, None, False)
+    live = tiny_warehouse.query(
+        "select count(*), count(*) filter (where is_response or is_first_response) from marts.fct_interactions "
+        "where channel_key in ('phone', 'meeting', 'note')"
+    )
+    assert live[0][0] > 0 and live[0][1] == 0  # calls, meetings and notes never answer (nor open) a response
 
 
 def test_cases_business_seconds(tiny_warehouse: BuiltWarehouse) -> None:
@@ -195,12 +203,42 @@ def test_customer_months_churn(tiny_warehouse: BuiltWarehouse, key_of) -> None:
         "from marts.fct_customer_months where customer_key = ? order by 1",
         [key_of("salesforce:contact:C3")],
     )
+    # from the first payment; no later months: the as-of date is the latest order or interaction (B2, 2024-05-02)
     assert rows == [
-        (date(2024, 2, 1), 0, False, 0, False),
-        (date(2024, 3, 1), 1, True, 1, False),
-        (date(2024, 4, 1), 2, False, 0, True),
-        (date(2024, 5, 1), 3, True, 1, False),
-    ]  # no later months: the as-of date is the latest order or interaction, order B2 on 2024-05-02
+        (date(2024, 3, 1), 0, True, 1, False),
+        (date(2024, 4, 1), 1, False, 0, True),
+        (date(2024, 5, 1), 2, True, 1, False),
+    ]
+
+
+def test_acquisition_is_first_payment(tiny_warehouse: BuiltWarehouse, key_of) -> None:
+    customers = tiny_warehouse.query(
+        "select customer_key, acquisition_date, acquisition_month, acquisition_quarter from marts.dim_customer "
+        "where is_current and customer_key <> 'unknown'"
+    )
+    first_paid = dict(
+        tiny_warehouse.query(
+            "select customer_key, min(order_date) from marts.fct_orders where not is_refund group by customer_key"
+        )
+    )
+    for customer_key, acquired, month, quarter in customers:
+        assert acquired == first_paid.get(customer_key), customer_key
+        if acquired is None:
+            assert (month, quarter) == (None, None)
+        else:
+            assert (month, quarter) == (
+                acquired.replace(day=1),
+                f"{acquired.year}-Q{(acquired.month - 1) // 3 + 1}",
+            )
+    prospects = {key for key, acquired, _, _ in customers if acquired is None}
+    assert key_of("salesforce:lead:L2") in prospects  # Pat never paid
+    assert len(prospects) < len(customers)
+    months = tiny_warehouse.query(
+        "select customer_key, bool_and(is_active) filter (where months_since_acquisition = 0), "
+        "count(*) filter (where months_since_acquisition = 0) from marts.fct_customer_months group by 1"
+    )
+    assert {key for key, _, _ in months} == {key for key, acquired, _, _ in customers if acquired is not None}
+    assert all(active and count == 1 for _, active, count in months)
 
 
 def test_fiscal_calendar(tiny_warehouse: BuiltWarehouse) -> None:

@@ -1,6 +1,7 @@
 {#- One row per customer with its golden attributes, each taken from the record the
     survivorship rule of survivorship_rules() designates. Deleted records only contribute
-    when a customer has nothing else. -#}
+    when a customer has nothing else. Acquired = first paid (NULL for prospects who never paid);
+    first seen = the earliest record creation or payment. -#}
 {%- set rules = survivorship_rules() -%}
 
 with
@@ -17,15 +18,18 @@ records as (
 
 ),
 
-first_orders as (
+first_payments as (
 
+    {#- A customer is acquired when they first pay: the first revenue event (billing order or won
+        deal) of int_orders__unioned; refunds are money going back, not a payment. -#}
     select
-        crosswalk.customer_key,
-        min(orders.ordered_at) as first_ordered_at
-    from {{ ref('stg_billing__orders') }} as orders
-    inner join crosswalk
-        on crosswalk.record_key = {{ billing_customer_record_key('orders.customer_id', 'orders.customer_email', 'orders.customer_phone', 'orders.order_id') }}
-    group by crosswalk.customer_key
+        customer_key,
+        min(ordered_at) as first_paid_at
+    from {{ ref('int_orders__unioned') }}
+    where not is_refund
+        and ordered_at is not null
+        and customer_key != 'unknown'
+    group by customer_key
 
 ),
 
@@ -108,19 +112,20 @@ final as (
         survived.country_code,
         countries.country_name,
         coalesce(countries.region, 'unknown') as region,
+        cast(first_payments.first_paid_at as date) as acquisition_date,
         cast(
             case
-                when first_orders.first_ordered_at < survived.first_created_at or survived.first_created_at is null
-                    then first_orders.first_ordered_at
+                when first_payments.first_paid_at < survived.first_created_at or survived.first_created_at is null
+                    then first_payments.first_paid_at
                 else survived.first_created_at
             end
-            as date
-        ) as acquisition_date,
+            as timestamp
+        ) as first_seen_at,
         coalesce(lead_sources.channel_name, 'unknown') as acquisition_channel,
         coalesce(lead_sources.lead_source, case when survived.lead_source_raw is not null then 'Other' else 'unknown' end) as acquisition_source,
         survived.primary_email
     from survived
-    left join first_orders on survived.customer_key = first_orders.customer_key
+    left join first_payments on survived.customer_key = first_payments.customer_key
     left join lead_sources
         on survived.lead_source_system = lead_sources.source_system
             and survived.lead_source_raw = lead_sources.source_value

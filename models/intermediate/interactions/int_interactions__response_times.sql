@@ -1,13 +1,22 @@
 {#- Response times. An outbound interaction is a response when at least one inbound of the
     same thread arrived after the previous outbound and before it (the inbound is
     "unanswered"); it is timed from the earliest such inbound. Order within a thread is by
-    time, then id, so simultaneous rows are ordered deterministically. -#}
+    time, then id, so simultaneous rows are ordered deterministically. Only asynchronous
+    channels (channel_taxonomy.is_asynchronous) take part: a call, meeting or note is answered
+    live or is internal, so it neither opens nor answers a response. -#}
 
 with
 
 interactions as (
 
     select * from {{ ref('int_interactions__unioned') }}
+
+),
+
+asynchronous_channels as (
+
+    select channel_name from {{ ref('channel_taxonomy') }}
+    where is_asynchronous
 
 ),
 
@@ -27,6 +36,7 @@ sequenced as (
         row_number() over (partition by thread_id order by occurred_at, interaction_id) as thread_position
     from interactions
     where occurred_at is not null
+        and channel_key in (select asynchronous_channels.channel_name from asynchronous_channels)
 
 ),
 

@@ -16,6 +16,7 @@ final as (
         cast(channel_group as varchar) as channel_group,
         cast(is_inbound_capable as boolean) as is_inbound_capable,
         cast(is_outbound_capable as boolean) as is_outbound_capable,
+        cast(is_asynchronous as boolean) as is_asynchronous,
         cast(
             case channel_name
                 {%- for channel, seconds in sla.items() %}

@@ -1,5 +1,6 @@
 {#- Type-2 customer dimension from the snapshot of the resolved customer. The first version
-    of a customer is valid from its acquisition (so facts before the first snapshot find it);
+    of a customer is valid from when it was first seen (earliest record creation or payment, so
+    facts before the first snapshot and before the acquisition = first payment find it);
     later versions from the snapshot time. Plus the 'unknown' member for unresolved facts. -#}
 
 with
@@ -44,9 +45,9 @@ customers as (
         cast(primary_email as varchar) as primary_email,
         cast(
             case
-                when version_number = 1 and acquisition_date is not null
-                    and cast(acquisition_date as timestamp) < dbt_valid_from
-                    then cast(acquisition_date as timestamp)
+                when version_number = 1 and first_seen_at is not null
+                    and first_seen_at < dbt_valid_from
+                    then first_seen_at
                 else dbt_valid_from
             end
             as timestamp

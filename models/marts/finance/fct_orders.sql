@@ -4,6 +4,7 @@
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook="delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders__unioned') }})",
     )
 }}
 
@@ -18,6 +19,7 @@ orders as (
         from {{ this }}
     )
         or ordered_at is null
+        or order_id not in (select already_built.order_id from {{ this }} as already_built)
     {% endif %}
 
 ),

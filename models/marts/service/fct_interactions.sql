@@ -4,6 +4,7 @@
         unique_key='interaction_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook="delete from {{ this }} where interaction_id not in (select interaction_id from {{ ref('int_interactions__unioned') }})",
     )
 }}
 
@@ -18,6 +19,7 @@ interactions as (
         from {{ this }}
     )
         or occurred_date is null
+        or interaction_id not in (select already_built.interaction_id from {{ this }} as already_built)
     {% endif %}
 
 ),

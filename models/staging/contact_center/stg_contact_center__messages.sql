@@ -1,8 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='message_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ lake_source('contact_center', 'message') }}
+    {{ landed_since_last_run() }}
 
 ),
 
@@ -31,7 +41,7 @@ renamed as (
 
 deduplicated as (
 
-    {{ deduplicate('renamed', partition_by='message_id', order_by='updated_at desc nulls last, ingested_at desc, source_file desc') }}
+    {{ deduplicate_with_staged('renamed', partition_by='message_id', order_by='updated_at desc nulls last, ingested_at desc, source_file desc') }}
 
 ),
 

@@ -1,8 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='task_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ lake_source('salesforce', 'task') }}
+    {{ landed_since_last_run() }}
 
 ),
 
@@ -37,7 +47,7 @@ renamed as (
 
 deduplicated as (
 
-    {{ deduplicate('renamed', partition_by='task_id', order_by='updated_at desc nulls last, ingested_at desc, source_file desc') }}
+    {{ deduplicate_with_staged('renamed', partition_by='task_id', order_by='updated_at desc nulls last, ingested_at desc, source_file desc') }}
 
 ),
 

@@ -33,10 +33,10 @@ insert into marts.dim_customer values
   '2025-04-02','2025-04-01','2025-Q2','chat','Direct','j@doe.test','2025-04-02 00:00',null,true);
 
 create table marts.dim_channel (channel_key varchar, channel_name varchar, channel_group varchar,
-  is_inbound_capable boolean, is_outbound_capable boolean, sla_first_response_seconds int);
-insert into marts.dim_channel values ('email','email','Digital',true,true,28800),
- ('phone','phone','Voice',true,true,300), ('chat','chat','Messaging',true,true,300),
- ('unknown','unknown','Other',false,false,28800);
+  is_inbound_capable boolean, is_outbound_capable boolean, sla_first_response_seconds int, is_asynchronous boolean);
+insert into marts.dim_channel values ('email','email','Digital',true,true,28800,true),
+ ('phone','phone','Voice',true,true,300,false), ('chat','chat','Messaging',true,true,300,true),
+ ('unknown','unknown','Other',false,false,28800,true);
 
 create table marts.dim_owner (owner_key varchar, source_system varchar, owner_id varchar, owner_name varchar,
   team_name varchar, is_active boolean);
