@@ -18,6 +18,7 @@ from ingest import standardise as std
 from ingest.config import EngineConfig
 from ingest.contracts import Column, ObjectContract
 from ingest.errors import ConservationError
+from ingest.phones import build_phone_mapping
 from ingest.readers import RawTable, quote_ident, quote_literal
 
 LINEAGE_COLUMNS = ("_source_file", "_load_id", "_ingested_at", "_row_number", "_row_hash")
@@ -116,23 +117,28 @@ def land(
     inner_sql += [f"r.{quote_ident(c)} AS {quote_ident(n)}" for c, n in zip(extras, extra_names, strict=True)]
     reason_expr = f"NULLIF(concat_ws('; ', {', '.join(reason_sql)}), '')" if reason_sql else "NULL::VARCHAR"
     source_sql = f"FROM {raw.table} r {' '.join(joins)}"
-    typed = f"SELECT {', '.join(inner_sql)}, {raw.row_number_sql} AS _row_number {source_sql}"
-    typed_with_hash = f"SELECT {', '.join(inner_sql)}, {raw.row_number_sql} AS _row_number, {raw.hash_sql} AS _row_hash {source_sql}"
     landed_columns = [name for name, _ in contract.landed_schema()] + extra_names
-    # Two streaming passes instead of a materialised typed copy of the file: the good rows go
-    # straight to Parquet, then the (few) rejected row numbers are kept with their reasons.
+    # Typing, mapping joins and the row hash run once, into a temp table (DuckDB spills it to
+    # <lake>/_tmp/ beyond the memory limit); the good rows and the reasons are then two cheap scans
+    # of it. The reason expressions only compare the materialised columns.
+    typed_table = f"{target.prefix}_typed"
+    con.execute(
+        f"""CREATE TEMP TABLE {typed_table} AS
+        SELECT {", ".join(inner_sql)}, {raw.row_number_sql} AS _row_number, {raw.hash_sql} AS _row_hash {source_sql}"""
+    )
     rows_landed = _copy(
         con,
         f"""SELECT {_select_list(landed_columns, alias="t")}{_lineage_sql(target, "t._row_number", "t._row_hash")}
-        FROM ({typed_with_hash}) t WHERE {reason_expr} IS NULL""",
+        FROM {typed_table} t WHERE {reason_expr} IS NULL""",
         target.landed_path,
         engine,
     )
     con.execute(
         f"""CREATE TEMP TABLE {reason_table} AS
-        SELECT _row_number, _reject_reason FROM (SELECT _row_number, {reason_expr} AS _reject_reason FROM ({typed}))
+        SELECT _row_number, _reject_reason FROM (SELECT _row_number, {reason_expr} AS _reject_reason FROM {typed_table})
         WHERE _reject_reason IS NOT NULL"""
     )
+    con.execute(f"DROP TABLE {typed_table}")
     rows_rejected = _write_rejects(con, raw.columns, raw, reason_table, target, engine)
     status = "landed_with_rejects" if rows_rejected else "landed"
     return _result(con, raw, target, status, rows_landed, rows_rejected, drift, None)
@@ -200,23 +206,12 @@ def _mapping_tables(
                 f"ingest_clean({quote_ident(country_source)})" if country_source else "NULL::VARCHAR"
             )
             # A number written with its country code does not depend on the country column.
-            pairs = _distinct(
-                con,
-                f"""SELECT DISTINCT ingest_clean({quote_ident(source)}) AS p,
+            con.execute(
+                f"""CREATE TEMP TABLE {name}_pairs AS SELECT DISTINCT ingest_clean({quote_ident(source)}) AS p,
                        CASE WHEN starts_with(p, '+') THEN NULL ELSE {country_sql} END AS c
-                FROM {raw.table} WHERE p IS NOT NULL""",
+                FROM {raw.table} WHERE p IS NOT NULL"""
             )
-            rows = std.phone_mapping(pairs)
-            _register(
-                con,
-                name,
-                {
-                    "p": [r[0] for r in rows],
-                    "c": [r[1] for r in rows],
-                    "std": [r[2] for r in rows],
-                    "valid": [r[3] for r in rows],
-                },
-            )
+            build_phone_mapping(con, f"{name}_pairs", name)
             country_join = (
                 f"CASE WHEN starts_with({clean}, '+') THEN NULL ELSE ingest_clean(r.{quote_ident(country_source)}) END"
                 if country_source
@@ -297,7 +292,8 @@ def _column_sql(
         inner.append(f"{clean} AS {name}")
     else:
         inner.append(f"{raw} AS {name}")
-    return inner, reasons
+    # The raw copy is kept only for the reasons that quote it (materialised with the typed row).
+    return (inner if reasons else inner[1:]), reasons
 
 
 def _write_rejects(

@@ -99,16 +99,14 @@ def read_csv(
         f"max_line_size={max_line_bytes}, null_padding=false"
     )
     rejects = f"store_rejects=true, rejects_table='{prefix}_rej', rejects_scan='{prefix}_scan'"
+    # One read (and one dialect sniff): columns are renamed afterwards, which is metadata only.
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM read_csv({options}, {rejects})").fetchall()
-        headers = [row[0] for row in described]
-        names = unique_names([snake_case(h) for h in headers])
-        select = ", ".join(
-            f"{quote_ident(h)} AS {quote_ident(n)}" for h, n in zip(headers, names, strict=True)
-        )
-        con.execute(f"CREATE TEMP TABLE {prefix}_raw AS SELECT {select} FROM read_csv({options}, {rejects})")
+        con.execute(f"CREATE TEMP TABLE {prefix}_raw AS SELECT * FROM read_csv({options}, {rejects})")
     except READ_ERRORS as exc:
         raise UnreadableFileError(f"not readable as CSV: {_first_line(exc)}") from None
+    headers = [d[0] for d in con.execute(f"SELECT * FROM {prefix}_raw LIMIT 0").description]
+    names = unique_names([snake_case(h) for h in headers])
+    rename_columns(con, f"{prefix}_raw", headers, names)
     _refuse_bad_encoding(con, prefix, encoding)
     con.execute(
         f"""CREATE TEMP TABLE {prefix}_readrej AS
@@ -124,6 +122,22 @@ def read_csv(
     table.row_number_sql = "CAST(r.rowid + 1 AS BIGINT)"
     table.hash_sql = row_hash_sql(names, alias="r")
     return table
+
+
+def rename_columns(con: duckdb.DuckDBPyConnection, table: str, old: list[str], new: list[str]) -> None:
+    """Rename ``old`` to ``new`` columns in two steps, so that swapped or chained names never clash."""
+    changed = [(o, n) for o, n in zip(old, new, strict=True) if o != n]
+    taken = set(old) | set(new)
+    staged = []
+    for index, (source, target) in enumerate(changed):
+        temporary = f"__rename_{index}"
+        while temporary in taken:
+            temporary += "_"
+        taken.add(temporary)
+        con.execute(f"ALTER TABLE {table} RENAME COLUMN {quote_ident(source)} TO {quote_ident(temporary)}")
+        staged.append((temporary, target))
+    for temporary, target in staged:
+        con.execute(f"ALTER TABLE {table} RENAME COLUMN {quote_ident(temporary)} TO {quote_ident(target)}")
 
 
 def read_json_lines(

@@ -3,7 +3,9 @@
 Type parsing is SQL (DuckDB macros, vectorised over every row; each macro takes the raw text, tries
 the common exact form first and only falls back to trimming and the slower forms when that fails).
 A macro must not repeat a costly sub-expression: DuckDB would hoist it out of the lazy COALESCE
-and run it on every row. The standardisers that need a
+and run it on every row. ``ingest_utc`` reads a TIMESTAMPTZ's UTC wall time from its epoch
+microseconds (the same value as ``CAST(tz AS TIMESTAMP)`` under the ``UTC`` session time zone,
+without ICU's per-value calendar work); only +/-infinity take the cast. The standardisers that need a
 library (email-validator, phonenumbers, pycountry) run in Python on the DISTINCT values of a column
 only; their results come back to DuckDB as mapping tables joined on the raw value.
 """
@@ -112,8 +114,9 @@ CREATE OR REPLACE TEMP MACRO ingest_timestamp_text(v) AS coalesce(
                      '%d %b %Y %H:%M', '%d %b %Y %H:%M:%S', '%b %d, %Y', '%B %d, %Y', '%Y/%m/%d %H:%M:%S',
                      '%Y/%m/%d']),
     CASE WHEN regexp_full_match(v, '[0-9]{12,13}') THEN make_timestamp(try_cast(v AS BIGINT) * 1000) END);
+CREATE OR REPLACE TEMP MACRO ingest_utc(tz) AS coalesce(make_timestamp(epoch_us(tz)), CAST(tz AS TIMESTAMP));
 CREATE OR REPLACE TEMP MACRO ingest_timestamp(v) AS coalesce(
-    try_cast(try_cast(v AS TIMESTAMPTZ) AS TIMESTAMP), ingest_timestamp_text(trim(v)));
+    ingest_utc(try_cast(v AS TIMESTAMPTZ)), ingest_timestamp_text(trim(v)));
 CREATE OR REPLACE TEMP MACRO ingest_date(v) AS coalesce(
     try_cast(v AS DATE), CAST(ingest_timestamp(v) AS DATE));
 """

@@ -203,3 +203,23 @@ def test_each_dirt_kind_lands_standardised_or_is_rejected_with_its_reason(
     (file_report,) = report.files
     assert file_report.rows_rejected == len(rejected) == 6
     assert report.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-03-04T10:00:00Z",
+        "2025-03-04T10:00:00+02:00",
+        "2025-03-04 10:00:00 Europe/Paris",
+        "1500-01-01 00:00:00",
+        "infinity",
+        "-infinity",
+        "2025-03-04",
+    ],
+)
+def test_utc_wall_time_equals_the_icu_cast(con: duckdb.DuckDBPyConnection, text: str) -> None:
+    """ingest_utc skips ICU but must give what CAST(tz AS TIMESTAMP) gives in a UTC session."""
+    got, expected = con.execute(
+        "SELECT ingest_timestamp(?), CAST(try_cast(? AS TIMESTAMPTZ) AS TIMESTAMP)", [text, text]
+    ).fetchone()
+    assert got == expected is not None
