@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ def connect(con_or_path: duckdb.DuckDBPyConnection | str | Path) -> Iterator[duc
     path = Path(con_or_path)
     if not path.exists():
         raise CubeError(f"warehouse {path} does not exist; build it first (crmwh build) or pass --warehouse")
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config={"enable_progress_bar": False})
     try:
         yield con
     finally:
@@ -41,19 +42,42 @@ def available_preaggregations(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
+@functools.lru_cache(maxsize=4096)
+def compile_cached(query: Query, preaggregations: frozenset[str] | None) -> tuple[CompiledQuery, str]:
+    """Compile a query of the shipped cube definitions (``None``: no pre-aggregation routing) and render
+    its DuckDB SQL. Compiling is pure Python (sqlglot) and costs about as much as running a small query;
+    dashboards and BI tools repeat theirs, so compiled queries are kept (queries are immutable values)."""
+    routes: bool | set[str] = set(preaggregations) if preaggregations is not None else False
+    compiled = compile_query(query, None, routes)
+    return compiled, compiled.to_sql("duckdb")
+
+
+def compile_with_sql(
+    con: duckdb.DuckDBPyConnection,
+    query: Query,
+    cubes: dict[str, Cube] | None = None,
+    use_preaggregations: bool = True,
+) -> tuple[CompiledQuery, str]:
+    """The compiled query and its DuckDB SQL, routed to the pre-aggregations present in ``con``."""
+    if cubes is None:
+        routes = frozenset(available_preaggregations(con)) if use_preaggregations else None
+        return compile_cached(query, routes)
+    compiled = compile_query(query, cubes, available_preaggregations(con) if use_preaggregations else False)
+    return compiled, compiled.to_sql("duckdb")
+
+
 def compile_for(
     con: duckdb.DuckDBPyConnection,
     query: Query,
     cubes: dict[str, Cube] | None = None,
     use_preaggregations: bool = True,
 ) -> CompiledQuery:
-    routes: bool | set[str] = available_preaggregations(con) if use_preaggregations else False
-    return compile_query(query, cubes, routes)
+    return compile_with_sql(con, query, cubes, use_preaggregations)[0]
 
 
-def execute(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery) -> pa.Table:
+def execute(con: duckdb.DuckDBPyConnection, compiled: CompiledQuery, sql: str | None = None) -> pa.Table:
     try:
-        return con.sql(compiled.to_sql("duckdb"), params=compiled.params).to_arrow_table()
+        return con.sql(sql or compiled.to_sql("duckdb"), params=compiled.params).to_arrow_table()
     except duckdb.CatalogException as exc:
         raise CubeError(
             f"cube {compiled.cube.name}: the warehouse lacks a table or column the cube reads ({exc}); "
@@ -73,8 +97,8 @@ def run_query(
     """Answer ``query``. Long form (one row per cell) unless the query has columns and ``pivot`` is on,
     in which case column-level members become columns (missing cells, e.g. censored cohorts, are NULL)."""
     with connect(con_or_path) as con:
-        compiled = compile_for(con, query, cubes, use_preaggregations)
-        table = execute(con, compiled)
+        compiled, sql = compile_with_sql(con, query, cubes, use_preaggregations)
+        table = execute(con, compiled, sql)
     if pivot and compiled.column_levels:
         return pivot_columns(table, compiled)
     return table

@@ -11,7 +11,6 @@ file it opened. One JSON audit event per request goes to the ``crmwh.api.audit``
 import asyncio
 import concurrent.futures
 import csv
-import functools
 import hashlib
 import hmac
 import io
@@ -41,9 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cubes.catalog import catalog
-from cubes.compiler import CompiledQuery, apply_drills, compile_query
+from cubes.compiler import CompiledQuery, apply_drills
 from cubes.definitions import get_cube
-from cubes.engine import available_preaggregations, pivot_columns
+from cubes.engine import available_preaggregations, compile_cached, pivot_columns
 from cubes.errors import CubeError, QueryError
 from cubes.query import (
     CUSTOMER_VERSIONS,
@@ -389,13 +388,6 @@ class LiveWarehouse:
                 opened.con.close()
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(query: Query, preaggregations: frozenset[str]) -> tuple[CompiledQuery, str]:
-    """Compiling is pure Python (sqlglot) and costs as much as running a small query: dashboards repeat theirs."""
-    compiled = compile_query(query, None, set(preaggregations))
-    return compiled, compiled.to_sql("duckdb")
-
-
 class QueryRunner:
     """Runs cube queries in worker threads: at most ``max_concurrent_queries`` at once, a bounded queue behind
     them, each interrupted after the time-out."""
@@ -449,7 +441,7 @@ class QueryRunner:
 
     def _answer(self, query: Query) -> pa.Table:
         with self.warehouse.cursor() as (cursor, preaggregations):
-            compiled, sql = _compiled(query, preaggregations)
+            compiled, sql = compile_cached(query, frozenset(preaggregations))
             timed_out = threading.Event()
 
             def interrupt() -> None:

@@ -123,7 +123,10 @@ def _bench_publish(warehouse_path: Path) -> dict[str, Any]:
         started = time.perf_counter()
         report = publish(load_settings(), warehouse_path=warehouse_path, dsn=server.dsn)
         seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 1), "report": report.to_dict() if hasattr(report, "to_dict") else str(report)}
+    return {
+        "seconds": round(seconds, 1),
+        "report": report.to_dict() if hasattr(report, "to_dict") else str(report),
+    }
 
 
 def _last_nightly_steps(runs_dir: Path) -> dict[str, Any]:
