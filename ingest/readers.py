@@ -52,8 +52,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sniff_encoding(path: Path, compression: str | None, declared: str) -> str:
-    """The encoding to read with: BOMs win over the contract, binary content is refused."""
+def sniff_encoding(path: Path, compression: str | None, declared: str, empty_ok: bool = False) -> str:
+    """The encoding to read with: BOMs win over the contract, binary content is refused. An empty file
+    is refused unless ``empty_ok`` (JSON Lines: a day without records is an empty file, not a broken one;
+    a CSV without even its header line cannot be checked against its contract)."""
     try:
         if compression == "gzip":
             with gzip.open(path, "rb") as handle:
@@ -64,6 +66,8 @@ def sniff_encoding(path: Path, compression: str | None, declared: str) -> str:
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(f"truncated or corrupt gzip archive: {exc}") from None
     if not head:
+        if empty_ok:
+            return declared
         raise UnreadableFileError("empty file (not even a header line)")
     if head.startswith(UTF16_BOMS):
         return "utf-16"

@@ -199,7 +199,11 @@ def _read_and_land(
     lake: Path,
 ) -> list[LandResult]:
     declared = contract.encoding if contract else source_contract.encoding
-    encoding = readers.sniff_encoding(path, compression, declared) if fmt != "parquet" else declared
+    encoding = (
+        readers.sniff_encoding(path, compression, declared, empty_ok=fmt == "jsonl")
+        if fmt != "parquet"
+        else declared
+    )
     if compression == "gzip":
         readers.check_gzip_complete(path)
     consumed = frozenset(readers.path_root(c.explode_from.path) for c in children if c.explode_from)

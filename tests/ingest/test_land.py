@@ -137,6 +137,18 @@ def test_missing_required_column_rejects_the_whole_file(settings: Settings) -> N
     assert report.exit_code == 1
 
 
+@pytest.mark.parametrize("name", ["messages_2026-11-22.jsonl", "messages_2026-11-22.jsonl.gz"])
+def test_an_empty_json_lines_delta_is_an_empty_load_not_a_broken_file(settings: Settings, name: str) -> None:
+    path = settings.inbox_dir / "contact_center" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(b"") if name.endswith(".gz") else b"")
+    report = ingest_paths(settings)
+    (landed,) = report.files
+    assert (landed.status, landed.rows_read, landed.rows_landed, landed.rows_rejected) == ("landed", 0, 0, 0)
+    assert report.exit_code == 0
+    assert path.exists()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
