@@ -191,7 +191,8 @@ def run_cube_benchmark(warehouse_path: str | Path, repeat: int = 3) -> dict[str,
     per query (engine / hand-written), summarised by their median and 95th percentile. Row counts of
     engine and hand-written answers are compared (a mismatch is counted, it would make the ratio
     meaningless). Materialises the pre-aggregations in the given file (it is opened read-write)."""
-    con = duckdb.connect(str(warehouse_path), config={"enable_progress_bar": False})
+    con = duckdb.connect(str(warehouse_path))
+    con.execute("set enable_progress_bar = false")
     try:
         materialise(con)
         cases = _cases()

@@ -28,7 +28,8 @@ def connect(con_or_path: duckdb.DuckDBPyConnection | str | Path) -> Iterator[duc
     path = Path(con_or_path)
     if not path.exists():
         raise CubeError(f"warehouse {path} does not exist; build it first (crmwh build) or pass --warehouse")
-    con = duckdb.connect(str(path), read_only=True, config={"enable_progress_bar": False})
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("set enable_progress_bar = false")
     try:
         yield con
     finally:
