@@ -121,7 +121,7 @@ def _bench_publish(warehouse_path: Path) -> dict[str, Any]:
 
     with running_postgres(log_statements=False) as server:
         started = time.perf_counter()
-        report = publish(load_settings(), warehouse_path=warehouse_path, dsn=server.dsn)
+        report = publish(load_settings(), warehouse_path=warehouse_path, dsn=server.dsn())
         seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 1),

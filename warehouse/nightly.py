@@ -262,9 +262,6 @@ def _run_steps(run: _Run, *, full_refresh: bool, from_scratch: bool, as_of: date
 
     with run.step("postbuild") as step:
         step.details = _postbuild(run, as_of)
-        if step.details.get("skipped"):
-            step.status = "skipped"
-            step.message = step.details["skipped"]
 
     with run.step("publish") as step:
         mart_rows = publish(run, run.building_path)  # type: ignore[arg-type]
@@ -286,7 +283,9 @@ def _run_steps(run: _Run, *, full_refresh: bool, from_scratch: bool, as_of: date
             if step.details.get("error"):
                 step.status = "warning"
                 step.message = step.details["error"]
-                report.warnings.append(f"postgres publish: {step.message} (the previous publication stays live)")
+                report.warnings.append(
+                    f"postgres publish: {step.message} (the previous publication stays live)"
+                )
     report.outcome = "success_with_warnings" if report.warnings else "success"
 
 
@@ -312,7 +311,9 @@ def _postgres(run: _Run) -> dict[str, Any]:
     from warehouse.publish import PublishError, publish
 
     try:
-        published = publish(run.settings, warehouse_path=run.settings.warehouse_path, run_id=run.report.run_id)
+        published = publish(
+            run.settings, warehouse_path=run.settings.warehouse_path, run_id=run.report.run_id
+        )
     except PublishError as exc:
         return {"error": str(exc)}
     return published.to_dict()
@@ -452,10 +453,8 @@ def _build_new_file(run: _Run, *, full_refresh: bool, from_scratch: bool, as_of:
 
 
 def _postbuild(run: _Run, as_of: date | None) -> dict[str, Any]:
-    try:
-        from warehouse.postbuild import finish_warehouse
-    except ImportError:
-        return {"skipped": "warehouse.postbuild is not available in this installation"}
+    from warehouse.postbuild import finish_warehouse
+
     building_settings = dataclasses.replace(
         run.settings, paths=dataclasses.replace(run.settings.paths, warehouse_path=run.building_path)
     )
