@@ -47,7 +47,9 @@ def _settings(config: Path | None) -> Settings:
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Configuration file (default: crmwh.toml at the project root, or $CRMWH_CONFIG)."),
+    typer.Option(
+        "--config", help="Configuration file (default: crmwh.toml at the project root, or $CRMWH_CONFIG)."
+    ),
 ]
 
 
@@ -67,12 +69,17 @@ def generate(
     scale: Annotated[Scale, typer.Option(help="Size of the simulated company.")] = Scale.tiny,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same bytes.")] = 42,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the extracts (default: the configured inbox).")
+        Path | None,
+        typer.Option("--out", help="Where to write the extracts (default: the configured inbox)."),
     ] = None,
-    customers: Annotated[int | None, typer.Option(help="Explicit number of customers (overrides --scale).")] = None,
+    customers: Annotated[
+        int | None, typer.Option(help="Explicit number of customers (overrides --scale).")
+    ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Write only the delta extract of this day (YYYY-MM-DD), as a nightly feed would."),
+        typer.Option(
+            "--as-of", help="Write only the delta extract of this day (YYYY-MM-DD), as a nightly feed would."
+        ),
     ] = None,
     days: Annotated[
         int | None, typer.Option(help="With --as-of: write the deltas of this many days ending on --as-of.")
@@ -116,7 +123,8 @@ def generate(
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders to ingest (default: everything in the inbox).")
+        list[Path] | None,
+        typer.Argument(help="Files or folders to ingest (default: everything in the inbox)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     config: ConfigOption = None,

@@ -55,7 +55,12 @@ DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
         "Segments by predicted 12-month value",
         {
             "cube": "customer_value",
-            "measures": ["customers", "predicted_value_12m", "predicted_value_12m_mean", "probability_alive_mean"],
+            "measures": [
+                "customers",
+                "predicted_value_12m",
+                "predicted_value_12m_mean",
+                "probability_alive_mean",
+            ],
             "rows": ["customer.segment"],
             "order": [("predicted_value_12m", True)],
         },
