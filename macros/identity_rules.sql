@@ -56,6 +56,6 @@
 {%- endmacro %}
 
 {% macro survive(column_name, strategy) -%}
-    {%- set rank_column = {'source_priority': 'priority_rank', 'most_recent': 'recency_rank', 'earliest': 'age_rank'}[strategy] -%}
-    min_by({{ column_name }}, {{ rank_column }}) filter (where {{ column_name }} is not null)
+    {%- set order_column = {'source_priority': 'priority_order', 'most_recent': 'recency_order', 'earliest': 'age_order'}[strategy] -%}
+    min_by({{ column_name }}, {{ order_column }}) filter (where {{ column_name }} is not null)
 {%- endmacro %}

@@ -26,11 +26,18 @@ def _ingest_module():
 def _reconcile(warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        # only interactions that happened: completed tasks, and nothing after the as-of instant
+        as_of = "(select as_of_at from intermediate.int_calendar__as_of)"
         landed = con.execute(
-            "select (select count(*) from staging.stg_salesforce__tasks where not is_deleted)"
-            " + (select count(*) from staging.stg_salesforce__events where not is_deleted)"
-            " + (select count(*) from staging.stg_hubspot__engagements where not is_deleted)"
-            " + (select count(*) from staging.stg_contact_center__messages where not is_deleted)"
+            "select (select count(*) from staging.stg_salesforce__tasks where not is_deleted"
+            "        and (lower(status) = 'completed' or completed_at is not null)"
+            f"       and coalesce(coalesce(completed_at, cast(activity_date as timestamp), created_at) <= {as_of}, true))"
+            " + (select count(*) from staging.stg_salesforce__events where not is_deleted"
+            f"       and coalesce(coalesce(started_at, created_at) <= {as_of}, true))"
+            " + (select count(*) from staging.stg_hubspot__engagements where not is_deleted"
+            f"       and coalesce(coalesce(occurred_at, meeting_started_at, created_at, updated_at) <= {as_of}, true))"
+            " + (select count(*) from staging.stg_contact_center__messages where not is_deleted"
+            f"       and coalesce(sent_at <= {as_of}, true))"
         ).fetchone()[0]
         facts = con.execute("select count(*) from marts.fct_interactions").fetchone()[0]
         identities = con.execute(

@@ -4,7 +4,7 @@ hand from tests/models/tiny_lake.py (UTC timestamps; business hours 09:00-17:00 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from tests.models.conftest import BuiltWarehouse
@@ -143,8 +143,21 @@ def test_unmapped_channels_kept_on_unknown(tiny_warehouse: BuiltWarehouse) -> No
 
 
 def test_every_live_interaction_once(tiny_warehouse: BuiltWarehouse) -> None:
-    # 4 tasks (T4 deleted) + 1 event + 4 engagements + 7 messages
+    # 3 completed tasks (T4 deleted, T5 open) + 1 past event + 4 past engagements + 7 messages
     assert tiny_warehouse.scalar("select count(*) from marts.fct_interactions") == 3 + 1 + 4 + 7
+
+
+def test_only_interactions_that_happened(tiny_warehouse: BuiltWarehouse) -> None:
+    # as-of = newest record modification time of the interaction sources: message M7's sent_at
+    as_of = tiny_warehouse.scalar("select as_of_at from intermediate.int_calendar__as_of")
+    assert as_of == datetime(2024, 3, 19, 15, 0)
+    ids = {r[0] for r in tiny_warehouse.query("select interaction_id from marts.fct_interactions")}
+    assert "salesforce:T5" not in ids  # open task: planned, not done
+    assert "salesforce:E2" not in ids  # meeting planned after the as-of instant
+    assert "hubspot:EN5" not in ids  # engagement scheduled after the as-of instant
+    assert {"salesforce:T3", "salesforce:E1", "hubspot:EN4"} <= ids
+    latest = tiny_warehouse.scalar("select max(occurred_at) from marts.fct_interactions")
+    assert latest <= as_of
 
 
 def test_opportunities(tiny_warehouse: BuiltWarehouse) -> None:

@@ -14,7 +14,7 @@ from tests.models.lake import write_lake
 from tests.models.tiny_lake import tiny_rows
 from warehouse.build import build
 
-INCREMENTAL_FACTS = ("fct_interactions", "fct_orders")
+INCREMENTAL_FACTS = ("fct_interactions", "fct_orders", "fct_customer_months")
 
 
 def next_day_rows() -> dict[tuple[str, str], list[dict[str, object]]]:
@@ -26,6 +26,10 @@ def next_day_rows() -> dict[tuple[str, str], list[dict[str, object]]]:
              "sent_at": "2024-05-03 15:00:00", "agent_id": "AG1", "customer_email": "b2c@mail.com"},
         ],
         ("billing", "order"): [
+            # a late correction of a March order, far outside any recent-date window
+            {"order_id": "B1", "customer_id": "cust-1", "customer_email": "solo@gmail.com", "amount": 110,
+             "cost": 60, "currency": "USD", "status": "completed", "order_date": "2024-03-10 12:00:00",
+             "updated_at": "2024-05-03 08:00:00"},
             {"order_id": "B2", "customer_id": "cust-1", "customer_email": "solo@gmail.com", "amount": 55,
              "currency": "EUR", "status": "completed", "order_date": "2024-05-02 12:00:00",
              "updated_at": "2024-05-03 09:00:00"},
@@ -76,10 +80,12 @@ def test_incremental_build_equals_full_refresh(tmp_path: Path) -> None:
     con = duckdb.connect(str(incremental.warehouse_path), read_only=True)
     try:
         b2 = con.execute("select amount from marts.fct_orders where order_id = 'billing:B2'").fetchone()[0]
+        b1 = con.execute("select amount from marts.fct_orders where order_id = 'billing:B1'").fetchone()[0]
         m9 = con.execute(
             "select response_seconds from marts.fct_interactions where interaction_id = 'contact_center:M9'"
         ).fetchone()[0]
     finally:
         con.close()
+    assert float(b1) == 110.0  # the late correction of an old order replaced the built row
     assert float(b2) == 55.0  # the later version of the order replaced the earlier one
     assert m9 == 7200

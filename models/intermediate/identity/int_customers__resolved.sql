@@ -35,26 +35,32 @@ first_payments as (
 
 customer_records as (
 
+    {#- Each survivorship strategy orders a customer's records by a sort key; min_by over it picks
+        the surviving value in one aggregate pass (no window ranking). Struct fields compare in
+        order and NULL compares last, so a missing updated_at/created_at sorts last. -#}
     select
         crosswalk.customer_key,
         crosswalk.customer_type,
         records.*,
-        row_number() over (
-            partition by crosswalk.customer_key
-            order by
-                records.is_deleted, case when records.entity_type = crosswalk.customer_type then 0 else 1 end,
-                records.source_priority, records.updated_at desc nulls last, records.record_key
-        ) as priority_rank,
-        row_number() over (
-            partition by crosswalk.customer_key
-            order by
-                records.is_deleted, case when records.entity_type = crosswalk.customer_type then 0 else 1 end,
-                records.updated_at desc nulls last, records.source_priority, records.record_key
-        ) as recency_rank,
-        row_number() over (
-            partition by crosswalk.customer_key
-            order by records.created_at nulls last, records.source_priority, records.record_key
-        ) as age_rank
+        struct_pack(
+            is_deleted := records.is_deleted,
+            is_other_type := not coalesce(records.entity_type = crosswalk.customer_type, false),
+            source_priority := records.source_priority,
+            newest_first := -epoch_us(records.updated_at),
+            record_key := records.record_key
+        ) as priority_order,
+        struct_pack(
+            is_deleted := records.is_deleted,
+            is_other_type := not coalesce(records.entity_type = crosswalk.customer_type, false),
+            newest_first := -epoch_us(records.updated_at),
+            source_priority := records.source_priority,
+            record_key := records.record_key
+        ) as recency_order,
+        struct_pack(
+            created_at := records.created_at,
+            source_priority := records.source_priority,
+            record_key := records.record_key
+        ) as age_order
     from crosswalk
     inner join records on crosswalk.record_key = records.record_key
 

@@ -1,6 +1,10 @@
-{#- Every live (not deleted) interaction of every source in one shape, resolved to its
-    customer, channel and owner. Threads: contact-center messages carry a thread id; other
-    interactions form one thread per customer and channel. -#}
+{#- Every live (not deleted) interaction of every source that has happened, in one shape,
+    resolved to its customer, channel and owner. Happened: a Salesforce task is completed
+    (status 'Completed' or a completion time), and every interaction occurred at or before the
+    build's as-of instant (int_calendar__as_of); planned meetings, open tasks and scheduled
+    emails are left out until they occur. A row without any time is kept (never silently
+    dropped). Threads: contact-center messages carry a thread id; other interactions form one
+    thread per customer and channel. -#}
 
 with
 
@@ -8,6 +12,7 @@ tasks as (
 
     select * from {{ ref('stg_salesforce__tasks') }}
     where not is_deleted
+        and (lower(status) = 'completed' or completed_at is not null)
 
 ),
 
@@ -47,6 +52,12 @@ channel_values as (
 owners as (
 
     select * from {{ ref('int_owners') }}
+
+),
+
+as_of as (
+
+    select as_of_at from {{ ref('int_calendar__as_of') }}
 
 ),
 
@@ -227,6 +238,8 @@ final as (
         coalesce(source_thread_id, customer_key || '|' || channel_key) as thread_id,
         case_id
     from resolved
+    where occurred_at is null
+        or occurred_at <= (select as_of.as_of_at from as_of)
 
 )
 

@@ -13,14 +13,6 @@ with
 orders as (
 
     select * from {{ ref('int_orders__unioned') }}
-    {% if is_incremental() %}
-    where cast(ordered_at as date) >= (
-        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(order_date)') }}
-        from {{ this }}
-    )
-        or ordered_at is null
-        or order_id not in (select already_built.order_id from {{ this }} as already_built)
-    {% endif %}
 
 ),
 
@@ -49,6 +41,19 @@ final as (
         on orders.currency_code = rates.currency_code
             and cast({{ dbt.date_trunc('month', 'orders.ordered_at') }} as date) = rates.rate_month
 
+),
+
+changed as (
+
+    {#- Any row whose values differ from the built one (new, late-changed such as a refund of an
+        old order, or re-keyed by identity resolution) is replaced; a date window would miss
+        changes to old rows. Vanished keys are removed by the post_hook. -#}
+    select * from final
+    {%- if is_incremental() %}
+    except
+    select * from {{ this }}
+    {%- endif %}
+
 )
 
-select * from final
+select * from changed

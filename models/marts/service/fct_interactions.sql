@@ -13,14 +13,6 @@ with
 interactions as (
 
     select * from {{ ref('int_interactions__unioned') }}
-    {% if is_incremental() %}
-    where occurred_date >= (
-        select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(occurred_date)') }}
-        from {{ this }}
-    )
-        or occurred_date is null
-        or interaction_id not in (select already_built.interaction_id from {{ this }} as already_built)
-    {% endif %}
 
 ),
 
@@ -52,6 +44,19 @@ final as (
     from interactions
     left join response_times on interactions.interaction_id = response_times.interaction_id
 
+),
+
+changed as (
+
+    {#- Any row whose values differ from the built one (new, late-changed such as a refund of an
+        old order, or re-keyed by identity resolution) is replaced; a date window would miss
+        changes to old rows. Vanished keys are removed by the post_hook. -#}
+    select * from final
+    {%- if is_incremental() %}
+    except
+    select * from {{ this }}
+    {%- endif %}
+
 )
 
-select * from final
+select * from changed
