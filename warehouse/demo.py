@@ -19,7 +19,8 @@ from rich.table import Table
 from warehouse.config import Settings, load_settings
 from warehouse.errors import WarehouseError
 
-console = Console()
+# Piped output (CI, `make demo | tee`) gets a wide page instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 T = TypeVar("T")
 
 DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -30,7 +31,7 @@ DEMO_QUERIES: list[tuple[str, dict[str, Any]]] = [
             "measures": ["win_rate"],
             "rows": ["close_date.quarter"],
             "columns": ["campaign.source_group"],
-            "filters": [("close_date.quarter", "lte", ("2026-11-15",))],
+            "filters": [("close_date.quarter", "lte", ("2026-Q4",))],
         },
     ),
     (
