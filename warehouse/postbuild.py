@@ -32,7 +32,7 @@ def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | Non
             horizon_days=settings.lifetime_value.horizon_days,
         )
         timings["lifetime_value_seconds"] = round(time.perf_counter() - started, 2)
-        timings["lifetime_value"] = fit.to_dict() if hasattr(fit, "to_dict") else str(fit)
+        timings["lifetime_value"] = fit.to_dict()
         started = time.perf_counter()
         timings["views"] = create_views(con)
         timings["preaggregations"] = materialise(con)
