@@ -125,7 +125,7 @@ def _bench_publish(warehouse_path: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 1),
-        "report": report.to_dict() if hasattr(report, "to_dict") else str(report),
+        "report": report.to_dict(),
     }
 
 
