@@ -4,7 +4,7 @@
         unique_key='interaction_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where interaction_id not in (select interaction_id from {{ ref('int_interactions__unioned') }})",
+        post_hook="{{ delete_vanished_keys('interaction_id', ref('int_interactions__unioned')) }}",
     )
 }}
 
@@ -48,14 +48,7 @@ final as (
 
 changed as (
 
-    {#- Any row whose values differ from the built one (new, late-changed such as a refund of an
-        old order, or re-keyed by identity resolution) is replaced; a date window would miss
-        changes to old rows. Vanished keys are removed by the post_hook. -#}
-    select * from final
-    {%- if is_incremental() %}
-    except
-    select * from {{ this }}
-    {%- endif %}
+    {{ rows_changed_since_last_build('final') }}
 
 )
 
