@@ -142,6 +142,28 @@ class PublishConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Personal data: who sees it in clear, the salt of the stable hashes everyone else sees, where erasure
+    tombstones and the audit trail live. ``hash_salt`` is ``env:VARIABLE`` or ``file:/path``; empty: a random
+    salt created once in ``salt_path`` (mode 0600)."""
+
+    hash_salt: str = ""
+    salt_path: Path = Path("warehouse/data/privacy/salt")
+    clear_roles: tuple[str, ...] = ("crmwh_analyst",)
+    clear_tokens: tuple[str, ...] = ()
+    tombstones_path: Path = Path("warehouse/data/privacy/tombstones.jsonl")
+    audit_log_path: Path = Path("warehouse/data/audit/audit.jsonl")
+
+
+@dataclass(frozen=True)
+class BackupsConfig:
+    """Each successful nightly keeps the previous ``keep`` warehouse files (and the lake manifest) here."""
+
+    keep: int = 7
+    backups_dir: Path = Path("warehouse/data/backups")
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path = PROJECT_ROOT
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -153,6 +175,8 @@ class Settings:
     nightly: NightlyConfig = field(default_factory=NightlyConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    backups: BackupsConfig = field(default_factory=BackupsConfig)
 
     def resolve(self, path: Path) -> Path:
         """An absolute path: relative config paths are relative to the project root."""
@@ -290,6 +314,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("reporting.currency: expected an ISO-4217 code such as USD")
     _validate_serve(settings.serve)
     _validate_publish(settings.publish)
+    _validate_privacy(settings)
 
 
 def _validate_serve(serve: ServeConfig) -> None:
@@ -348,3 +373,21 @@ def _validate_publish(publish: PublishConfig) -> None:
     for key in ("role_statement_timeout_seconds", "lock_timeout_seconds", "batch_rows"):
         if getattr(publish, key) < 1:
             raise ConfigError(f"publish.{key}: expected a positive whole number")
+
+
+def _validate_privacy(settings: Settings) -> None:
+    privacy = settings.privacy
+    if privacy.hash_salt:
+        kind, _, where = privacy.hash_salt.partition(":")
+        if kind not in ("env", "file") or not where.strip():
+            raise ConfigError(
+                "privacy.hash_salt: expected env:VARIABLE or file:/path/to/secret "
+                "(the salt itself never goes into the configuration), or empty for a generated one"
+            )
+    unknown_tokens = set(privacy.clear_tokens) - set(settings.serve.tokens)
+    if unknown_tokens:
+        raise ConfigError(
+            f"privacy.clear_tokens: no token named {', '.join(sorted(unknown_tokens))} in serve.tokens"
+        )
+    if settings.backups.keep < 0:
+        raise ConfigError("backups.keep: expected 0 (no backups) or a positive whole number")
