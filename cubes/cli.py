@@ -125,6 +125,12 @@ def register(app: typer.Typer) -> None:
         no_preaggregations: Annotated[
             bool, typer.Option("--no-preaggregations", help="Always read the base facts.")
         ] = False,
+        target: Annotated[
+            str,
+            typer.Option(
+                "--target", help="Engine holding the marts: duckdb, or spark (crmwh build --target spark)."
+            ),
+        ] = "duckdb",
     ) -> None:
         """Query a cube: measures by levels, with filters, drills, top N and totals."""
         from cubes.compiler import compile_query
@@ -154,8 +160,15 @@ def register(app: typer.Typer) -> None:
             if dialect == "duckdb" and compiled.params:
                 typer.echo(f"-- parameters: {json.dumps([_jsonable(p) for p in compiled.params])}")
             return
-        path = warehouse or _default_warehouse()
-        table = run_query(path, q, use_preaggregations=not no_preaggregations)
+        if target == "spark":
+            from cubes.engine import run_query_spark, spark_session
+
+            table = run_query_spark(spark_session(_default_spark_dir()), q)
+        elif target == "duckdb":
+            path = warehouse or _default_warehouse()
+            table = run_query(path, q, use_preaggregations=not no_preaggregations)
+        else:
+            raise CubeError(f"unknown target {target!r}; one of duckdb, spark")
         typer.echo(format_rows(_label_totals(table.to_pylist()), fmt.value))
 
     @app.command("cubes")
@@ -175,3 +188,12 @@ def _default_warehouse() -> Path:
     except ImportError as exc:
         raise CubeError(f"cannot read the configuration ({exc}); pass --warehouse") from None
     return load_settings().warehouse_path
+
+
+def _default_spark_dir() -> Path:
+    try:
+        from warehouse.build import spark_dir
+        from warehouse.config import load_settings
+    except ImportError as exc:
+        raise CubeError(f"cannot read the configuration ({exc})") from None
+    return spark_dir(load_settings())

@@ -13,5 +13,28 @@
 
 
 {% macro delete_vanished_keys(key_column, upstream) -%}
+    {{ return(adapter.dispatch('delete_vanished_keys', 'crmwh')(key_column, upstream)) }}
+{%- endmacro %}
+
+{% macro default__delete_vanished_keys(key_column, upstream) -%}
     delete from {{ this }} where {{ key_column }} not in (select {{ key_column }} from {{ upstream }})
+{%- endmacro %}
+
+{#- Nothing to delete where incremental models are rebuilt whole (see incremental_materialization). -#}
+{% macro spark__delete_vanished_keys(key_column, upstream) -%}
+{%- endmacro %}
+
+{#- How an incremental model materialises. Plain Spark tables (Parquet, no Delta/Iceberg) can
+    neither delete nor merge rows, so there the model is rebuilt whole each run: the result equals
+    a full refresh by construction, which is what the incremental path promises elsewhere. -#}
+{% macro incremental_materialization() -%}
+    {{ return(adapter.dispatch('incremental_materialization', 'crmwh')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__incremental_materialization() -%}
+    {{ return('table') }}
 {%- endmacro %}

@@ -10,7 +10,7 @@
             insert into {{ this.render() }} values
             {% for row in chunk -%}
                 ({%- for value in row -%}
-                    {%- set column_type = column_override.get(agate_table.column_names[loop.index0], adapter.convert_type(agate_table, loop.index0)) -%}
+                    {%- set column_type = spark_type_name(column_override.get(agate_table.column_names[loop.index0], adapter.convert_type(agate_table, loop.index0))) -%}
                     {%- if value is none -%}
                         cast(null as {{ column_type }})
                     {%- else -%}
@@ -27,4 +27,26 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(statements[0]) }}
+{% endmacro %}
+
+{#- dbt-spark's create_csv_table with the seed column_types (DuckDB/ANSI names) translated by spark_type_name. -#}
+{% macro spark__create_csv_table(model, agate_table) %}
+    {%- set column_override = model['config'].get('column_types', {}) -%}
+    {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+    {%- set sql -%}
+        create table {{ this.render() }} (
+            {%- for col_name in agate_table.column_names -%}
+                {%- set column_type = spark_type_name(column_override.get(col_name, adapter.convert_type(agate_table, loop.index0))) -%}
+                {{ adapter.quote_seed_column(col_name | string, quote_seed_column) }} {{ column_type }}
+                {%- if not loop.last -%}, {%- endif -%}
+            {%- endfor -%}
+        )
+        {{ file_format_clause() }}
+        {{ location_clause() }}
+        {{ comment_clause() }}
+    {%- endset -%}
+    {%- call statement('_') -%}
+        {{ sql }}
+    {%- endcall -%}
+    {{ return(sql) }}
 {% endmacro %}

@@ -28,8 +28,8 @@ def test_lake_missing_one_object_names_it(tmp_path: Path) -> None:
 
 
 def test_unknown_target_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BuildError, match="unknown build target 'spark'"):
-        build(settings_for(tmp_path), target="spark")
+    with pytest.raises(BuildError, match="unknown build target 'snowflake'"):
+        build(settings_for(tmp_path), target="snowflake")
 
 
 def test_vars_come_from_the_settings(tmp_path: Path) -> None:

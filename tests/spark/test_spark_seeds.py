@@ -17,6 +17,9 @@ pytest.importorskip(
 )
 pytest.importorskip("dbt.adapters.spark")
 
+# One worker runs every Spark test, so they share one JVM and Spark session (see conftest.py).
+pytestmark = pytest.mark.xdist_group("spark")
+
 CASES = Path(__file__).parents[1] / "cases" / "spark"
 
 
@@ -44,7 +47,8 @@ def test_seed_values_with_quotes_backslashes_and_percent_signs_round_trip(
     project = tmp_path / "project"
     shutil.copytree(CASES / "seed_project", project)
     (project / "macros").mkdir()
-    shutil.copy(PROJECT_ROOT / "macros" / "spark_seeds.sql", project / "macros")
+    for macro_file in ("spark_seeds.sql", "spark_contracts.sql"):
+        shutil.copy(PROJECT_ROOT / "macros" / macro_file, project / "macros")
     monkeypatch.setenv("CRMWH_SPARK_DIR", str(tmp_path / "spark"))
     monkeypatch.setenv("CRMWH_SPARK_SCHEMA", "spark_seed_test")
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

@@ -42,25 +42,25 @@ customer_records as (
         crosswalk.customer_key,
         crosswalk.customer_type,
         records.*,
-        struct_pack(
-            is_deleted := records.is_deleted,
-            is_other_type := not coalesce(records.entity_type = crosswalk.customer_type, false),
-            source_priority := records.source_priority,
-            newest_first := -epoch_us(records.updated_at),
-            record_key := records.record_key
-        ) as priority_order,
-        struct_pack(
-            is_deleted := records.is_deleted,
-            is_other_type := not coalesce(records.entity_type = crosswalk.customer_type, false),
-            newest_first := -epoch_us(records.updated_at),
-            source_priority := records.source_priority,
-            record_key := records.record_key
-        ) as recency_order,
-        struct_pack(
-            created_at := records.created_at,
-            source_priority := records.source_priority,
-            record_key := records.record_key
-        ) as age_order
+        {{ sort_key([
+            ('is_deleted', 'records.is_deleted'),
+            ('is_other_type', 'not coalesce(records.entity_type = crosswalk.customer_type, false)'),
+            ('source_priority', 'records.source_priority'),
+            ('newest_first', '-' ~ epoch_microseconds('records.updated_at')),
+            ('record_key', 'records.record_key'),
+        ]) }} as priority_order,
+        {{ sort_key([
+            ('is_deleted', 'records.is_deleted'),
+            ('is_other_type', 'not coalesce(records.entity_type = crosswalk.customer_type, false)'),
+            ('newest_first', '-' ~ epoch_microseconds('records.updated_at')),
+            ('source_priority', 'records.source_priority'),
+            ('record_key', 'records.record_key'),
+        ]) }} as recency_order,
+        {{ sort_key([
+            ('created_at', 'records.created_at'),
+            ('source_priority', 'records.source_priority'),
+            ('record_key', 'records.record_key'),
+        ]) }} as age_order
     from crosswalk
     inner join records on crosswalk.record_key = records.record_key
 

@@ -70,7 +70,7 @@ link_edges as (
             when '{{ rule.rule_name }}' then {{ rule.rule_order }}
             {%- endfor %}
         end as rule_order,
-        cast(null as varchar) as match_key,
+        cast(null as {{ dbt.type_string() }}) as match_key,
         cast(2 as bigint) as group_size,
         false as is_skipped
     from links

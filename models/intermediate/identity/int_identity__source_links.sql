@@ -93,7 +93,7 @@ hubspot_merged_ids as (
         hubspot_merged_lists.source_id,
         trim(merged.merged_id) as merged_id
     from hubspot_merged_lists
-    cross join unnest(string_split(hubspot_merged_lists.merged_object_ids, ';')) as merged (merged_id)
+    {{ join_split_items('hubspot_merged_lists.merged_object_ids', ';', 'merged', 'merged_id') }}
 
 ),
 
@@ -115,7 +115,7 @@ final as (
         'hubspot:contact:' || canonical_contact_id as to_key,
         'person' as entity_type,
         'contact' as source_object,
-        cast(null as varchar) as master_record_id,
+        cast(null as {{ dbt.type_string() }}) as master_record_id,
         'hubspot_merge' as rule_name
     from merge_audits
     where merged_contact_id <> canonical_contact_id
@@ -127,7 +127,7 @@ final as (
         'hubspot:' || source_object || ':' || source_id as to_key,
         case when source_object = 'contact' then 'person' else 'company' end as entity_type,
         source_object,
-        cast(null as varchar) as master_record_id,
+        cast(null as {{ dbt.type_string() }}) as master_record_id,
         'hubspot_merge' as rule_name
     from hubspot_merged_ids
     where merged_id <> '' and merged_id <> source_id
@@ -139,7 +139,7 @@ final as (
         'salesforce:contact:' || converted_contact_id as to_key,
         'person' as entity_type,
         'lead' as source_object,
-        cast(null as varchar) as master_record_id,
+        cast(null as {{ dbt.type_string() }}) as master_record_id,
         'lead_conversion' as rule_name
     from sf_leads
     where converted_contact_id is not null

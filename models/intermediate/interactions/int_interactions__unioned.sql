@@ -92,7 +92,7 @@ salesforce_tasks as (
         lower(trim(coalesce(task_subtype, task_type, 'task'))) as channel_value,
         coalesce(completed_at, cast(activity_date as timestamp), created_at) as occurred_at,
         cast(call_duration_seconds as integer) as duration_seconds,
-        cast(null as varchar) as source_thread_id,
+        cast(null as {{ dbt.type_string() }}) as source_thread_id,
         case when task_cases.case_id is not null then 'salesforce:' || task_cases.case_id end as case_id
     from tasks
     left join sf_cases as task_cases on tasks.what_id = task_cases.case_id
@@ -114,7 +114,7 @@ salesforce_events as (
         lower(trim(coalesce(event_type, 'meeting'))) as channel_value,
         coalesce(started_at, created_at) as occurred_at,
         cast(coalesce(duration_minutes * 60, {{ dbt.datediff('started_at', 'ended_at', 'second') }}) as integer) as duration_seconds,
-        cast(null as varchar) as source_thread_id,
+        cast(null as {{ dbt.type_string() }}) as source_thread_id,
         case when event_cases.case_id is not null then 'salesforce:' || event_cases.case_id end as case_id
     from events
     left join sf_cases as event_cases on events.what_id = event_cases.case_id
@@ -127,7 +127,7 @@ hubspot_engagements as (
         'hubspot:' || engagement_id as interaction_id,
         'hubspot' as source_system,
         'hubspot:contact:' || contact_id as person_record_key,
-        cast(null as varchar) as alternative_record_key,
+        cast(null as {{ dbt.type_string() }}) as alternative_record_key,
         'hubspot:company:' || company_id as company_record_key,
         owner_id,
         case
@@ -146,11 +146,12 @@ hubspot_engagements as (
         'engagement_type' as channel_field,
         lower(trim(engagement_type)) as channel_value,
         coalesce(occurred_at, meeting_started_at, created_at, updated_at) as occurred_at,
-        cast(coalesce(
+        {#- round(): a cast of a fractional number rounds on DuckDB but truncates on Spark. -#}
+        cast(round(coalesce(
             call_duration_milliseconds / 1000,
             {{ dbt.datediff('meeting_started_at', 'meeting_ended_at', 'second') }}
-        ) as integer) as duration_seconds,
-        cast(null as varchar) as source_thread_id,
+        )) as integer) as duration_seconds,
+        cast(null as {{ dbt.type_string() }}) as source_thread_id,
         case when engagement_tickets.ticket_id is not null then 'hubspot:' || engagement_tickets.ticket_id end as case_id
     from engagements
     left join hs_tickets as engagement_tickets on engagements.ticket_id = engagement_tickets.ticket_id
@@ -163,8 +164,8 @@ contact_center_messages as (
         'contact_center:' || message_id as interaction_id,
         'contact_center' as source_system,
         {{ message_customer_record_key('customer_email', 'customer_phone', 'customer_handle', 'thread_id') }} as person_record_key,
-        cast(null as varchar) as alternative_record_key,
-        cast(null as varchar) as company_record_key,
+        cast(null as {{ dbt.type_string() }}) as alternative_record_key,
+        cast(null as {{ dbt.type_string() }}) as company_record_key,
         agent_id as owner_id,
         case when lower(direction) like 'in%' then 'inbound' else 'outbound' end as direction,
         'message' as interaction_type,

@@ -50,7 +50,7 @@ final as (
         'contact_center' as source_system,
         agent_id as owner_id,
         agent_id as owner_name,
-        cast(null as varchar) as team_name,
+        cast(null as {{ dbt.type_string() }}) as team_name,
         true as is_active
     from messages
     where agent_id is not null

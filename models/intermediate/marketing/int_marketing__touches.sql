@@ -37,7 +37,7 @@ raw_touches as (
         'hubspot:deal:' || deal_id as touch_key,
         'hubspot' as source_system,
         analytics_source as source_value,
-        cast(null as varchar) as campaign_name
+        cast(null as {{ dbt.type_string() }}) as campaign_name
     from {{ ref('stg_hubspot__deals') }}
 
 ),

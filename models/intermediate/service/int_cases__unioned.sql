@@ -82,7 +82,7 @@ hubspot_tickets as (
         'hubspot:' || ticket_id as case_id,
         'hubspot' as source_system,
         'hubspot:contact:' || contact_id as person_record_key,
-        cast(null as varchar) as company_record_key,
+        cast(null as {{ dbt.type_string() }}) as company_record_key,
         owner_id,
         'ticket_source_type' as channel_field,
         lower(trim(source_type)) as channel_value,

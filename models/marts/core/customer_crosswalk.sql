@@ -9,15 +9,15 @@ crosswalk as (
 final as (
 
     select
-        cast(record_key as varchar) as record_key,
-        cast(customer_key as varchar) as customer_key,
-        cast(source_system as varchar) as source_system,
-        cast(source_object as varchar) as source_object,
-        cast(source_id as varchar) as source_id,
-        cast(entity_type as varchar) as entity_type,
-        cast(customer_type as varchar) as customer_type,
-        cast(match_rule as varchar) as match_rule,
-        cast(assignment_rule as varchar) as assignment_rule,
+        cast(record_key as {{ dbt.type_string() }}) as record_key,
+        cast(customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(source_object as {{ dbt.type_string() }}) as source_object,
+        cast(source_id as {{ dbt.type_string() }}) as source_id,
+        cast(entity_type as {{ dbt.type_string() }}) as entity_type,
+        cast(customer_type as {{ dbt.type_string() }}) as customer_type,
+        cast(match_rule as {{ dbt.type_string() }}) as match_rule,
+        cast(assignment_rule as {{ dbt.type_string() }}) as assignment_rule,
         cast(is_customer_anchor as boolean) as is_customer_anchor,
         cast(is_deleted as boolean) as is_deleted
     from crosswalk

@@ -22,19 +22,19 @@ campaigns as (
 final as (
 
     select
-        cast(campaign_key as varchar) as campaign_key,
-        cast(lead_source as varchar) as lead_source,
-        cast(campaign_name as varchar) as campaign_name,
-        cast(source_group as varchar) as source_group
+        cast(campaign_key as {{ dbt.type_string() }}) as campaign_key,
+        cast(lead_source as {{ dbt.type_string() }}) as lead_source,
+        cast(campaign_name as {{ dbt.type_string() }}) as campaign_name,
+        cast(source_group as {{ dbt.type_string() }}) as source_group
     from campaigns
 
     union all
 
     select
-        cast('unknown' as varchar) as campaign_key,
-        cast('unknown' as varchar) as lead_source,
-        cast(null as varchar) as campaign_name,
-        cast('Other' as varchar) as source_group
+        cast('unknown' as {{ dbt.type_string() }}) as campaign_key,
+        cast('unknown' as {{ dbt.type_string() }}) as lead_source,
+        cast(null as {{ dbt.type_string() }}) as campaign_name,
+        cast('Other' as {{ dbt.type_string() }}) as source_group
 
 )
 

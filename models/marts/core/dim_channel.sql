@@ -11,9 +11,9 @@ taxonomy as (
 final as (
 
     select
-        cast(channel_name as varchar) as channel_key,
-        cast(channel_name as varchar) as channel_name,
-        cast(channel_group as varchar) as channel_group,
+        cast(channel_name as {{ dbt.type_string() }}) as channel_key,
+        cast(channel_name as {{ dbt.type_string() }}) as channel_name,
+        cast(channel_group as {{ dbt.type_string() }}) as channel_group,
         cast(is_inbound_capable as boolean) as is_inbound_capable,
         cast(is_outbound_capable as boolean) as is_outbound_capable,
         cast(is_asynchronous as boolean) as is_asynchronous,

@@ -1,4 +1,4 @@
-{#- Type-2 customer dimension from the snapshot of the resolved customer. The first version
+{#- Type-2 customer dimension from the history of the resolved customer (customer_history). The first version
     of a customer is valid from when it was first seen (earliest record creation or payment, so
     facts before the first snapshot and before the acquisition = first payment find it);
     later versions from the snapshot time. Plus the 'unknown' member for unresolved facts. -#}
@@ -7,7 +7,7 @@ with
 
 snapshot as (
 
-    select * from {{ ref('snp_customers') }}
+    {{ customer_history() }}
 
 ),
 
@@ -23,26 +23,26 @@ versions as (
 customers as (
 
     select
-        cast(dbt_scd_id as varchar) as customer_version_key,
-        cast(customer_key as varchar) as customer_key,
-        cast(customer_name as varchar) as customer_name,
-        cast(customer_type as varchar) as customer_type,
-        cast(segment as varchar) as segment,
-        cast(industry as varchar) as industry,
-        cast(size_band as varchar) as size_band,
-        cast(city as varchar) as city,
-        cast(country_code as varchar) as country_code,
-        cast(country_name as varchar) as country_name,
-        cast(region as varchar) as region,
+        cast(dbt_scd_id as {{ dbt.type_string() }}) as customer_version_key,
+        cast(customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(customer_name as {{ dbt.type_string() }}) as customer_name,
+        cast(customer_type as {{ dbt.type_string() }}) as customer_type,
+        cast(segment as {{ dbt.type_string() }}) as segment,
+        cast(industry as {{ dbt.type_string() }}) as industry,
+        cast(size_band as {{ dbt.type_string() }}) as size_band,
+        cast(city as {{ dbt.type_string() }}) as city,
+        cast(country_code as {{ dbt.type_string() }}) as country_code,
+        cast(country_name as {{ dbt.type_string() }}) as country_name,
+        cast(region as {{ dbt.type_string() }}) as region,
         cast(acquisition_date as date) as acquisition_date,
         cast({{ dbt.date_trunc('month', 'acquisition_date') }} as date) as acquisition_month,
         cast(
-            cast(extract(year from acquisition_date) as varchar) || '-Q' || cast(extract(quarter from acquisition_date) as varchar)
-            as varchar
+            cast(extract(year from acquisition_date) as {{ dbt.type_string() }}) || '-Q' || cast(extract(quarter from acquisition_date) as {{ dbt.type_string() }})
+            as {{ dbt.type_string() }}
         ) as acquisition_quarter,
-        cast(acquisition_channel as varchar) as acquisition_channel,
-        cast(acquisition_source as varchar) as acquisition_source,
-        cast(primary_email as varchar) as primary_email,
+        cast(acquisition_channel as {{ dbt.type_string() }}) as acquisition_channel,
+        cast(acquisition_source as {{ dbt.type_string() }}) as acquisition_source,
+        cast(primary_email as {{ dbt.type_string() }}) as primary_email,
         cast(
             case
                 when version_number = 1 and first_seen_at is not null
@@ -61,23 +61,23 @@ customers as (
 unknown_member as (
 
     select
-        cast('unknown' as varchar) as customer_version_key,
-        cast('unknown' as varchar) as customer_key,
-        cast('unknown' as varchar) as customer_name,
-        cast('person' as varchar) as customer_type,
-        cast('Consumer' as varchar) as segment,
-        cast(null as varchar) as industry,
-        cast('unknown' as varchar) as size_band,
-        cast(null as varchar) as city,
-        cast(null as varchar) as country_code,
-        cast(null as varchar) as country_name,
-        cast('unknown' as varchar) as region,
+        cast('unknown' as {{ dbt.type_string() }}) as customer_version_key,
+        cast('unknown' as {{ dbt.type_string() }}) as customer_key,
+        cast('unknown' as {{ dbt.type_string() }}) as customer_name,
+        cast('person' as {{ dbt.type_string() }}) as customer_type,
+        cast('Consumer' as {{ dbt.type_string() }}) as segment,
+        cast(null as {{ dbt.type_string() }}) as industry,
+        cast('unknown' as {{ dbt.type_string() }}) as size_band,
+        cast(null as {{ dbt.type_string() }}) as city,
+        cast(null as {{ dbt.type_string() }}) as country_code,
+        cast(null as {{ dbt.type_string() }}) as country_name,
+        cast('unknown' as {{ dbt.type_string() }}) as region,
         cast(null as date) as acquisition_date,
         cast(null as date) as acquisition_month,
-        cast(null as varchar) as acquisition_quarter,
-        cast('unknown' as varchar) as acquisition_channel,
-        cast('unknown' as varchar) as acquisition_source,
-        cast(null as varchar) as primary_email,
+        cast(null as {{ dbt.type_string() }}) as acquisition_quarter,
+        cast('unknown' as {{ dbt.type_string() }}) as acquisition_channel,
+        cast('unknown' as {{ dbt.type_string() }}) as acquisition_source,
+        cast(null as {{ dbt.type_string() }}) as primary_email,
         cast('1900-01-01' as timestamp) as valid_from,
         cast(null as timestamp) as valid_to,
         true as is_current

@@ -40,10 +40,10 @@ final as (
         cast(date_day as date) as date_day,
         cast(calendar_year as integer) as year,  -- noqa: RF04
         cast(floor((calendar_month - 1) / 3) + 1 as integer) as quarter,  -- noqa: RF04
-        cast(cast(calendar_year as varchar) || '-Q' || cast(cast(floor((calendar_month - 1) / 3) + 1 as integer) as varchar) as varchar) as year_quarter,
+        cast(cast(calendar_year as {{ dbt.type_string() }}) || '-Q' || cast(cast(floor((calendar_month - 1) / 3) + 1 as integer) as {{ dbt.type_string() }}) as {{ dbt.type_string() }}) as year_quarter,
         cast(calendar_month as integer) as month,  -- noqa: RF04
         cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
-        cast(cast(calendar_year as varchar) || '-' || lpad(cast(calendar_month as varchar), 2, '0') as varchar) as year_month,  -- noqa: RF04
+        cast(cast(calendar_year as {{ dbt.type_string() }}) || '-' || lpad(cast(calendar_month as {{ dbt.type_string() }}), 2, '0') as {{ dbt.type_string() }}) as year_month,  -- noqa: RF04
         cast(extract(week from date_day) as integer) as iso_week,
         cast({{ dbt.dateadd('day', '1 - day_of_week', 'date_day') }} as date) as week_start_date,
         cast(day_of_week as integer) as day_of_week,
@@ -51,7 +51,7 @@ final as (
         cast(is_holiday as boolean) as is_holiday,
         cast(fiscal_year as integer) as fiscal_year,
         cast(fiscal_quarter as integer) as fiscal_quarter,
-        cast('FY' || cast(fiscal_year as varchar) || '-Q' || cast(fiscal_quarter as varchar) as varchar) as fiscal_year_quarter
+        cast('FY' || cast(fiscal_year as {{ dbt.type_string() }}) || '-Q' || cast(fiscal_quarter as {{ dbt.type_string() }}) as {{ dbt.type_string() }}) as fiscal_year_quarter
     from fiscal
 
 )

@@ -65,9 +65,9 @@ skipped as (
 final as (
 
     select
-        cast(measure as varchar) as measure,
-        cast(subject as varchar) as subject,
-        cast(rule_name as varchar) as rule_name,
+        cast(measure as {{ dbt.type_string() }}) as measure,
+        cast(subject as {{ dbt.type_string() }}) as subject,
+        cast(rule_name as {{ dbt.type_string() }}) as rule_name,
         cast(record_count as bigint) as record_count,
         cast(customer_count as bigint) as customer_count,
         cast(avg_records_per_customer as double) as avg_records_per_customer,

@@ -133,7 +133,7 @@ with_previous as (
 final as (
 
     select
-        cast(customer_key as varchar) as customer_key,
+        cast(customer_key as {{ dbt.type_string() }}) as customer_key,
         cast(month_start_date as date) as month_start_date,
         cast(cohort_month as date) as cohort_month,
         cast({{ dbt.datediff('cohort_month', 'month_start_date', 'month') }} as integer) as months_since_acquisition,

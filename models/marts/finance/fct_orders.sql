@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -25,14 +25,14 @@ rates as (
 final as (
 
     select
-        cast(orders.order_id as varchar) as order_id,
-        cast(orders.source_system as varchar) as source_system,
-        cast(orders.order_type as varchar) as order_type,
-        cast(orders.customer_key as varchar) as customer_key,
+        cast(orders.order_id as {{ dbt.type_string() }}) as order_id,
+        cast(orders.source_system as {{ dbt.type_string() }}) as source_system,
+        cast(orders.order_type as {{ dbt.type_string() }}) as order_type,
+        cast(orders.customer_key as {{ dbt.type_string() }}) as customer_key,
         cast(orders.ordered_at as timestamp) as ordered_at,
         cast(orders.ordered_at as date) as order_date,
         cast(orders.amount as decimal(18, 2)) as amount,
-        cast(orders.currency_code as varchar) as currency_code,
+        cast(orders.currency_code as {{ dbt.type_string() }}) as currency_code,
         {{ to_reporting_currency('orders.amount', 'rates.to_reporting_rate', '1') }} as amount_reporting,
         {{ to_reporting_currency('orders.margin', 'rates.to_reporting_rate', '1') }} as margin_reporting,
         cast(orders.is_refund as boolean) as is_refund

@@ -43,12 +43,12 @@ converted as (
 final as (
 
     select
-        cast(opportunity_id as varchar) as opportunity_id,
-        cast(source_system as varchar) as source_system,
-        cast(customer_key as varchar) as customer_key,
-        cast(owner_key as varchar) as owner_key,
-        cast(campaign_key as varchar) as campaign_key,
-        cast(opportunity_name as varchar) as opportunity_name,
+        cast(opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(owner_key as {{ dbt.type_string() }}) as owner_key,
+        cast(campaign_key as {{ dbt.type_string() }}) as campaign_key,
+        cast(opportunity_name as {{ dbt.type_string() }}) as opportunity_name,
         cast(created_at as timestamp) as created_at,
         cast(created_at as date) as created_date,
         cast(close_date as date) as close_date,
@@ -56,10 +56,10 @@ final as (
         cast(is_closed as boolean) as is_closed,
         cast(is_won as boolean) as is_won,
         cast(is_closed and not is_won as boolean) as is_lost,
-        cast(current_stage as varchar) as current_stage,
-        cast(current_funnel_step as varchar) as current_funnel_step,
+        cast(current_stage as {{ dbt.type_string() }}) as current_stage,
+        cast(current_funnel_step as {{ dbt.type_string() }}) as current_funnel_step,
         cast(amount as decimal(18, 2)) as amount,
-        cast(currency_code as varchar) as currency_code,
+        cast(currency_code as {{ dbt.type_string() }}) as currency_code,
         cast(amount_reporting as decimal(18, 2)) as amount_reporting,
         cast(effective_probability as double) as probability,
         cast(amount_reporting * effective_probability as decimal(18, 2)) as weighted_amount_reporting,
@@ -67,7 +67,7 @@ final as (
         cast(qualified_at as timestamp) as qualified_at,
         cast(proposal_at as timestamp) as proposal_at,
         cast(negotiation_at as timestamp) as negotiation_at,
-        cast(lead_id as varchar) as lead_id
+        cast(lead_id as {{ dbt.type_string() }}) as lead_id
     from converted
 
 )

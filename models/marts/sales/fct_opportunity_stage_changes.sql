@@ -50,20 +50,20 @@ with_next as (
 final as (
 
     select
-        cast(with_next.opportunity_id || ':' || cast(with_next.stage_sequence as varchar) as varchar) as stage_change_id,
-        cast(with_next.opportunity_id as varchar) as opportunity_id,
-        cast(with_next.source_system as varchar) as source_system,
-        cast(opportunities.customer_key as varchar) as customer_key,
-        cast(opportunities.owner_key as varchar) as owner_key,
-        cast(with_next.from_stage as varchar) as from_stage,
-        cast(with_next.to_stage as varchar) as to_stage,
-        cast(with_next.funnel_step as varchar) as funnel_step,
+        cast(with_next.opportunity_id || ':' || cast(with_next.stage_sequence as {{ dbt.type_string() }}) as {{ dbt.type_string() }}) as stage_change_id,
+        cast(with_next.opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
+        cast(with_next.source_system as {{ dbt.type_string() }}) as source_system,
+        cast(opportunities.customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(opportunities.owner_key as {{ dbt.type_string() }}) as owner_key,
+        cast(with_next.from_stage as {{ dbt.type_string() }}) as from_stage,
+        cast(with_next.to_stage as {{ dbt.type_string() }}) as to_stage,
+        cast(with_next.funnel_step as {{ dbt.type_string() }}) as funnel_step,
         cast(with_next.step_order as integer) as step_order,
         cast(with_next.entered_at as timestamp) as entered_at,
         cast(with_next.entered_at as date) as entered_date,
         cast(with_next.exited_at as timestamp) as exited_at,
         cast({{ dbt.datediff('with_next.entered_at', 'with_next.exited_at', 'second') }} / 86400.0 as double) as days_in_stage,
-        cast(with_next.next_funnel_step as varchar) as next_funnel_step,
+        cast(with_next.next_funnel_step as {{ dbt.type_string() }}) as next_funnel_step,
         coalesce(
             with_next.next_step_order > with_next.step_order and with_next.next_funnel_step <> 'Closed Lost',
             false

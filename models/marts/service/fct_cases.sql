@@ -51,11 +51,11 @@ resolution_business as (
 final as (
 
     select
-        cast(cases.case_id as varchar) as case_id,
-        cast(cases.source_system as varchar) as source_system,
-        cast(cases.customer_key as varchar) as customer_key,
-        cast(cases.channel_key as varchar) as channel_key,
-        cast(cases.owner_key as varchar) as owner_key,
+        cast(cases.case_id as {{ dbt.type_string() }}) as case_id,
+        cast(cases.source_system as {{ dbt.type_string() }}) as source_system,
+        cast(cases.customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(cases.channel_key as {{ dbt.type_string() }}) as channel_key,
+        cast(cases.owner_key as {{ dbt.type_string() }}) as owner_key,
         cast(cases.opened_at as timestamp) as opened_at,
         cast(cases.opened_at as date) as opened_date,
         cast(cases.first_response_at as timestamp) as first_response_at,
@@ -70,8 +70,8 @@ final as (
         cast(cases.reopen_count as integer) as reopen_count,
         cases.reopen_count > 0 as is_reopened,
         cast(cases.satisfaction_score as integer) as satisfaction_score,
-        cast(cases.priority as varchar) as priority,
-        cast(cases.status as varchar) as status
+        cast(cases.priority as {{ dbt.type_string() }}) as priority,
+        cast(cases.status as {{ dbt.type_string() }}) as status
     from cases
     left join first_response_business on cases.case_id = first_response_business.interval_id
     left join resolution_business on cases.case_id = resolution_business.interval_id

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='interaction_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -25,18 +25,18 @@ response_times as (
 final as (
 
     select
-        cast(interactions.interaction_id as varchar) as interaction_id,
-        cast(interactions.source_system as varchar) as source_system,
-        cast(interactions.customer_key as varchar) as customer_key,
-        cast(interactions.channel_key as varchar) as channel_key,
-        cast(interactions.owner_key as varchar) as owner_key,
-        cast(interactions.direction as varchar) as direction,
-        cast(interactions.interaction_type as varchar) as interaction_type,
+        cast(interactions.interaction_id as {{ dbt.type_string() }}) as interaction_id,
+        cast(interactions.source_system as {{ dbt.type_string() }}) as source_system,
+        cast(interactions.customer_key as {{ dbt.type_string() }}) as customer_key,
+        cast(interactions.channel_key as {{ dbt.type_string() }}) as channel_key,
+        cast(interactions.owner_key as {{ dbt.type_string() }}) as owner_key,
+        cast(interactions.direction as {{ dbt.type_string() }}) as direction,
+        cast(interactions.interaction_type as {{ dbt.type_string() }}) as interaction_type,
         cast(interactions.occurred_at as timestamp) as occurred_at,
         cast(interactions.occurred_date as date) as occurred_date,
         cast(interactions.duration_seconds as integer) as duration_seconds,
-        cast(interactions.thread_id as varchar) as thread_id,
-        cast(interactions.case_id as varchar) as case_id,
+        cast(interactions.thread_id as {{ dbt.type_string() }}) as thread_id,
+        cast(interactions.case_id as {{ dbt.type_string() }}) as case_id,
         response_times.interaction_id is not null as is_response,
         cast(response_times.response_seconds as bigint) as response_seconds,
         cast(response_times.response_business_seconds as bigint) as response_business_seconds,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
@@ -19,18 +19,18 @@ source as (
 renamed as (
 
     select
-        cast(order_id as varchar) as order_id,
-        cast(customer_id as varchar) as customer_id,
-        cast(customer_email as varchar) as customer_email,
-        cast(customer_phone as varchar) as customer_phone,
-        cast(customer_name as varchar) as customer_name,
-        cast(country as varchar) as country_code,
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(customer_email as {{ dbt.type_string() }}) as customer_email,
+        cast(customer_phone as {{ dbt.type_string() }}) as customer_phone,
+        cast(customer_name as {{ dbt.type_string() }}) as customer_name,
+        cast(country as {{ dbt.type_string() }}) as country_code,
         cast(order_date as timestamp) as ordered_at,
-        cast(status as varchar) as status,
+        cast(status as {{ dbt.type_string() }}) as status,
         cast(amount as decimal(18, 2)) as amount,
         cast(cost as decimal(18, 2)) as cost,  -- noqa: RF04
-        cast(currency as varchar) as currency_code,
-        cast(sales_channel as varchar) as sales_channel,
+        cast(currency as {{ dbt.type_string() }}) as currency_code,
+        cast(sales_channel as {{ dbt.type_string() }}) as sales_channel,
         cast(item_count as bigint) as item_count,
         cast(updated_at as timestamp) as updated_at,
         false as is_deleted,

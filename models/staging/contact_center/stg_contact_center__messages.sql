@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='message_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
@@ -19,16 +19,16 @@ source as (
 renamed as (
 
     select
-        cast(message_id as varchar) as message_id,
-        cast(thread_id as varchar) as thread_id,
-        cast(channel as varchar) as channel,
-        cast(direction as varchar) as direction,
+        cast(message_id as {{ dbt.type_string() }}) as message_id,
+        cast(thread_id as {{ dbt.type_string() }}) as thread_id,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(direction as {{ dbt.type_string() }}) as direction,
         cast(sent_at as timestamp) as sent_at,
-        cast(customer_email as varchar) as customer_email,
-        cast(customer_phone as varchar) as customer_phone,
-        cast(customer_handle as varchar) as customer_handle,
-        cast(agent_id as varchar) as agent_id,
-        cast(case_id as varchar) as case_id,
+        cast(customer_email as {{ dbt.type_string() }}) as customer_email,
+        cast(customer_phone as {{ dbt.type_string() }}) as customer_phone,
+        cast(customer_handle as {{ dbt.type_string() }}) as customer_handle,
+        cast(agent_id as {{ dbt.type_string() }}) as agent_id,
+        cast(case_id as {{ dbt.type_string() }}) as case_id,
         cast(sent_at as timestamp) as updated_at,
         false as is_deleted,
         _source_file as source_file,

@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        {{ dbt.hash(dbt.concat(["cast(canonical_vid as varchar)", "'|'", "cast(vid_to_merge as varchar)"])) }} as merge_id,
-        cast(canonical_vid as varchar) as canonical_contact_id,
-        cast(vid_to_merge as varchar) as merged_contact_id,
+        {{ dbt.hash(dbt.concat(["cast(canonical_vid as " ~ dbt.type_string() ~ ")", "'|'", "cast(vid_to_merge as " ~ dbt.type_string() ~ ")"])) }} as merge_id,
+        cast(canonical_vid as {{ dbt.type_string() }}) as canonical_contact_id,
+        cast(vid_to_merge as {{ dbt.type_string() }}) as merged_contact_id,
         cast(timestamp as timestamp) as updated_at,
         false as is_deleted,
         _source_file as source_file,

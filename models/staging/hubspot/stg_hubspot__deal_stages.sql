@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        {{ dbt.hash(dbt.concat(["cast(deal_id as varchar)", "'|'", "cast(value as varchar)", "'|'", "cast(date_entered as varchar)"])) }} as deal_stage_id,
-        cast(deal_id as varchar) as deal_id,
-        cast(value as varchar) as deal_stage,
+        {{ dbt.hash(dbt.concat(["cast(deal_id as " ~ dbt.type_string() ~ ")", "'|'", "cast(value as " ~ dbt.type_string() ~ ")", "'|'", "cast(date_entered as " ~ dbt.type_string() ~ ")"])) }} as deal_stage_id,
+        cast(deal_id as {{ dbt.type_string() }}) as deal_id,
+        cast(value as {{ dbt.type_string() }}) as deal_stage,
         cast(date_entered as timestamp) as entered_at,
-        cast(source_type as varchar) as change_source,
+        cast(source_type as {{ dbt.type_string() }}) as change_source,
         cast(date_entered as timestamp) as updated_at,
         false as is_deleted,
         _source_file as source_file,

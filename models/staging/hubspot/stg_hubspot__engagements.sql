@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='engagement_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
@@ -19,19 +19,19 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as engagement_id,
-        cast(type as varchar) as engagement_type,
+        cast(id as {{ dbt.type_string() }}) as engagement_id,
+        cast(type as {{ dbt.type_string() }}) as engagement_type,
         cast(property_hs_timestamp as timestamp) as occurred_at,
-        cast(property_hubspot_owner_id as varchar) as owner_id,
-        cast(property_hs_email_direction as varchar) as email_direction,
-        cast(property_hs_call_direction as varchar) as call_direction,
+        cast(property_hubspot_owner_id as {{ dbt.type_string() }}) as owner_id,
+        cast(property_hs_email_direction as {{ dbt.type_string() }}) as email_direction,
+        cast(property_hs_call_direction as {{ dbt.type_string() }}) as call_direction,
         cast(property_hs_call_duration as bigint) as call_duration_milliseconds,
         cast(property_hs_meeting_start_time as timestamp) as meeting_started_at,
         cast(property_hs_meeting_end_time as timestamp) as meeting_ended_at,
-        cast(contact_id as varchar) as contact_id,
-        cast(company_id as varchar) as company_id,
-        cast(deal_id as varchar) as deal_id,
-        cast(ticket_id as varchar) as ticket_id,
+        cast(contact_id as {{ dbt.type_string() }}) as contact_id,
+        cast(company_id as {{ dbt.type_string() }}) as company_id,
+        cast(deal_id as {{ dbt.type_string() }}) as deal_id,
+        cast(ticket_id as {{ dbt.type_string() }}) as ticket_id,
         cast(created_at as timestamp) as created_at,
         cast(updated_at as timestamp) as updated_at,
         coalesce(cast(archived as boolean), false) as is_deleted,

@@ -9,11 +9,11 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as owner_id,
-        cast(email as varchar) as email,
-        cast(first_name as varchar) as first_name,
-        cast(last_name as varchar) as last_name,
-        cast(team_name as varchar) as team_name,
+        cast(id as {{ dbt.type_string() }}) as owner_id,
+        cast(email as {{ dbt.type_string() }}) as email,
+        cast(first_name as {{ dbt.type_string() }}) as first_name,
+        cast(last_name as {{ dbt.type_string() }}) as last_name,
+        cast(team_name as {{ dbt.type_string() }}) as team_name,
         cast(archived as boolean) as is_archived,
         cast(created_at as timestamp) as created_at,
         cast(updated_at as timestamp) as updated_at,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
@@ -19,14 +19,14 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as event_id,
-        cast(who_id as varchar) as who_id,
-        cast(what_id as varchar) as what_id,
-        cast(account_id as varchar) as account_id,
-        cast(owner_id as varchar) as owner_id,
-        cast(subject as varchar) as subject,
-        cast(type as varchar) as event_type,
-        cast(event_subtype as varchar) as event_subtype,
+        cast(id as {{ dbt.type_string() }}) as event_id,
+        cast(who_id as {{ dbt.type_string() }}) as who_id,
+        cast(what_id as {{ dbt.type_string() }}) as what_id,
+        cast(account_id as {{ dbt.type_string() }}) as account_id,
+        cast(owner_id as {{ dbt.type_string() }}) as owner_id,
+        cast(subject as {{ dbt.type_string() }}) as subject,
+        cast(type as {{ dbt.type_string() }}) as event_type,
+        cast(event_subtype as {{ dbt.type_string() }}) as event_subtype,
         cast(start_date_time as timestamp) as started_at,
         cast(end_date_time as timestamp) as ended_at,
         cast(duration_in_minutes as bigint) as duration_minutes,

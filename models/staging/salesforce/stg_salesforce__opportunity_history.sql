@@ -9,9 +9,9 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as opportunity_history_id,
-        cast(opportunity_id as varchar) as opportunity_id,
-        cast(stage_name as varchar) as stage_name,
+        cast(id as {{ dbt.type_string() }}) as opportunity_history_id,
+        cast(opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
+        cast(stage_name as {{ dbt.type_string() }}) as stage_name,
         cast(amount as decimal(18, 2)) as amount,
         cast(probability as double) as probability_percent,
         cast(close_date as date) as close_date,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='task_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
@@ -19,17 +19,17 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as task_id,
-        cast(who_id as varchar) as who_id,
-        cast(what_id as varchar) as what_id,
-        cast(account_id as varchar) as account_id,
-        cast(owner_id as varchar) as owner_id,
-        cast(subject as varchar) as subject,
-        cast(type as varchar) as task_type,
-        cast(task_subtype as varchar) as task_subtype,
-        cast(call_type as varchar) as call_type,
-        cast(status as varchar) as status,
-        cast(priority as varchar) as priority,
+        cast(id as {{ dbt.type_string() }}) as task_id,
+        cast(who_id as {{ dbt.type_string() }}) as who_id,
+        cast(what_id as {{ dbt.type_string() }}) as what_id,
+        cast(account_id as {{ dbt.type_string() }}) as account_id,
+        cast(owner_id as {{ dbt.type_string() }}) as owner_id,
+        cast(subject as {{ dbt.type_string() }}) as subject,
+        cast(type as {{ dbt.type_string() }}) as task_type,
+        cast(task_subtype as {{ dbt.type_string() }}) as task_subtype,
+        cast(call_type as {{ dbt.type_string() }}) as call_type,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(priority as {{ dbt.type_string() }}) as priority,
         cast(activity_date as date) as activity_date,
         cast(completed_date_time as timestamp) as completed_at,
         cast(call_duration_in_seconds as bigint) as call_duration_seconds,

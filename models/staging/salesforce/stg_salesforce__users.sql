@@ -9,15 +9,15 @@ source as (
 renamed as (
 
     select
-        cast(id as varchar) as user_id,
-        cast(first_name as varchar) as first_name,
-        cast(last_name as varchar) as last_name,
-        cast(name as varchar) as user_name,
-        cast(email as varchar) as email,
+        cast(id as {{ dbt.type_string() }}) as user_id,
+        cast(first_name as {{ dbt.type_string() }}) as first_name,
+        cast(last_name as {{ dbt.type_string() }}) as last_name,
+        cast(name as {{ dbt.type_string() }}) as user_name,
+        cast(email as {{ dbt.type_string() }}) as email,
         cast(is_active as boolean) as is_active,
-        cast(department as varchar) as department,
-        cast(title as varchar) as title,
-        cast(user_role_id as varchar) as user_role_id,
+        cast(department as {{ dbt.type_string() }}) as department,
+        cast(title as {{ dbt.type_string() }}) as title,
+        cast(user_role_id as {{ dbt.type_string() }}) as user_role_id,
         cast(created_date as timestamp) as created_at,
         cast(system_modstamp as timestamp) as updated_at,
         false as is_deleted,
