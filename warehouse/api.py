@@ -570,9 +570,10 @@ class GuardAndAudit:
     """Pure ASGI middleware: refuses bodies over the limit (413) without reading past it, and writes one
     audit event per request (who, what, outcome, duration); the endpoint adds the what to ``scope``."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, audit_trail: Any = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.audit_trail = audit_trail
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -632,6 +633,8 @@ class GuardAndAudit:
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             log(audit_logger, "info", "api request", **audit)
+            if self.audit_trail is not None:
+                await asyncio.to_thread(self.audit_trail.write, dict(audit))
 
 
 # ------------------------------------------------------------------------------------------ the app
@@ -670,6 +673,16 @@ def create_app(settings: Settings, env: dict[str, str] | None = None) -> FastAPI
     serve = settings.serve
     tokens = TokenStore.from_config(serve, settings.root, env)
     runner = QueryRunner(settings.warehouse_path, serve)
+    from warehouse.masking import (
+        classified_columns,
+        classified_levels,
+        hash_personal_columns,
+        masked_query_problem,
+    )
+    from warehouse.privacy import hash_salt
+
+    classified = classified_columns(settings.root)
+    salt = hash_salt(settings) if classified else ""
     app = FastAPI(
         title="crmwh cube API",
         description=(
@@ -680,7 +693,10 @@ def create_app(settings: Settings, env: dict[str, str] | None = None) -> FastAPI
         version="1",
     )
     app.state.serve_config = serve
-    app.add_middleware(GuardAndAudit, max_body_bytes=serve.max_body_bytes)
+    from warehouse.audit import ApiAuditTrail, filter_level
+
+    audit_trail = ApiAuditTrail(settings)
+    app.add_middleware(GuardAndAudit, max_body_bytes=serve.max_body_bytes, audit_trail=audit_trail)
     app.router.on_shutdown.append(runner.close)
     bearer = HTTPBearer(auto_error=False, description="a token named in [serve.tokens]")
 
@@ -756,9 +772,7 @@ def create_app(settings: Settings, env: dict[str, str] | None = None) -> FastAPI
             cube=body.cube,
             measures=list(body.measures),
             levels=[*body.rows, *body.columns],
-            filter_levels=[
-                f.level if not isinstance(f, str) else f.split("=")[0][:200] for f in body.filters
-            ],
+            filter_levels=[f.level if not isinstance(f, str) else filter_level(f) for f in body.filters],
         )
         fmt = negotiate(request)
         try:
@@ -766,7 +780,21 @@ def create_app(settings: Settings, env: dict[str, str] | None = None) -> FastAPI
         except CubeError as exc:
             raise ApiFailure(400, "invalid query", str(exc)) from None
         asked = restrict(body.to_query(), principal)
+        personal = {}
+        if principal.name not in settings.privacy.clear_tokens:
+            cube = get_cube(body.cube)
+            personal = classified_levels(cube, classified)
+            problem = masked_query_problem(apply_drills(cube, asked), personal)
+            if problem:
+                raise ApiFailure(
+                    403,
+                    "personal data",
+                    f"token {principal.name!r} sees personal data only as salted hashes, so {problem} is not "
+                    "allowed; group by the level instead, or ask for a token listed in [privacy] clear_tokens",
+                )
         table = await runner.run(asked)
+        if personal:
+            table = hash_personal_columns(table, personal, salt)
         audit["rows"] = table.num_rows
         if fmt == "csv":
             return Response(csv_answer(table), media_type="text/csv; charset=utf-8")

@@ -145,22 +145,24 @@ class PublishConfig:
 class PrivacyConfig:
     """Personal data: who sees it in clear, the salt of the stable hashes everyone else sees, where erasure
     tombstones and the audit trail live. ``hash_salt`` is ``env:VARIABLE`` or ``file:/path``; empty: a random
-    salt created once in ``salt_path`` (mode 0600)."""
+    salt created once in ``salt_path`` (mode 0600). Empty paths sit beside the data they belong to: the salt
+    and the audit trail in the warehouse's folder, the tombstones in the lake (``Settings.salt_path`` ...)."""
 
     hash_salt: str = ""
-    salt_path: Path = Path("warehouse/data/privacy/salt")
+    salt_path: str | Path = ""
     clear_roles: tuple[str, ...] = ("crmwh_analyst",)
     clear_tokens: tuple[str, ...] = ()
-    tombstones_path: Path = Path("warehouse/data/privacy/tombstones.jsonl")
-    audit_log_path: Path = Path("warehouse/data/audit/audit.jsonl")
+    tombstones_path: str | Path = ""
+    audit_log_path: str | Path = ""
 
 
 @dataclass(frozen=True)
 class BackupsConfig:
-    """Each successful nightly keeps the previous ``keep`` warehouse files (and the lake manifest) here."""
+    """Each successful nightly keeps the previous ``keep`` warehouse files (and the lake manifest) in
+    ``backups_dir`` (empty: ``backups/`` beside the live warehouse file)."""
 
     keep: int = 7
-    backups_dir: Path = Path("warehouse/data/backups")
+    backups_dir: str | Path = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,31 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return self.resolve(self.paths.runs_dir)
+
+    def _configured_or(self, configured: str | Path, default: Path) -> Path:
+        if isinstance(configured, Path) or configured.strip():
+            return self.resolve(Path(configured))
+        return default
+
+    @property
+    def salt_path(self) -> Path:
+        return self._configured_or(self.privacy.salt_path, self.warehouse_path.parent / "privacy" / "salt")
+
+    @property
+    def tombstones_path(self) -> Path:
+        return self._configured_or(
+            self.privacy.tombstones_path, self.lake_dir / "_privacy" / "tombstones.jsonl"
+        )
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self._configured_or(
+            self.privacy.audit_log_path, self.warehouse_path.parent / "audit" / "audit.jsonl"
+        )
+
+    @property
+    def backups_dir(self) -> Path:
+        return self._configured_or(self.backups.backups_dir, self.warehouse_path.parent / "backups")
 
 
 def _coerce(value: Any, target: Any, key: str) -> Any:

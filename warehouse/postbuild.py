@@ -21,6 +21,7 @@ def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | Non
     from cubes.lifetime_value import fit_and_store
     from cubes.preaggregations import materialise
     from cubes.views import create_views
+    from warehouse.masking import create_bi_schema
 
     timings: dict[str, Any] = {}
     with duckdb.connect(str(warehouse_path)) as con:
@@ -37,5 +38,8 @@ def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | Non
         timings["views"] = create_views(con)
         timings["preaggregations"] = materialise(con)
         timings["cube_seconds"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        timings["bi"] = create_bi_schema(con, settings)
+        timings["bi_seconds"] = round(time.perf_counter() - started, 2)
         con.execute("checkpoint")
     return timings

@@ -12,6 +12,12 @@ the cube views (owned by the NOLOGIN ``owner_role``, so they need no right on th
 read both, but row-level security shows them only rows of customers whose current region is theirs.
 Every table with a ``customer_key`` gets a ``customer_current_region`` column the policy keys on; the
 policies read ``current_user``, which stays the caller's inside views, so they hold in the cube views too.
+
+Personal data (mart columns classified with ``meta.pii``, see warehouse.masking): a mart with classified columns
+is loaded into schema ``marts_private`` (readable by the owner role only) with each classified column followed by
+its salted hash, computed here from DuckDB so the salt never reaches PostgreSQL; ``marts.<table>`` is then a view
+showing the clear value to members of ``[privacy] clear_roles`` and the hash to everyone else, under the same
+column name. Cube views read those views, so they are masked the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ import typer
 from warehouse.config import PublishConfig, Settings, load_settings
 from warehouse.errors import WarehouseError
 
-LIVE_SCHEMAS = ("marts", "cubes")
+LIVE_SCHEMAS = ("marts", "cubes", "marts_private")
+HASH_SUFFIX = "__pii_hash"
 META_SCHEMA = "crmwh_meta"
 REGION_COLUMN = "customer_current_region"
 SCHEMA_COMMENT = "crmwh publication"
@@ -345,6 +352,13 @@ def ensure_roles(con: Any, cfg: PublishConfig, passwords: dict[str, str]) -> lis
 def _ensure_meta(con: Any, cfg: PublishConfig) -> None:
     con.execute(f"create schema if not exists {META_SCHEMA}")
     con.execute(f"create table if not exists {META_SCHEMA}.role_scope (role_name text not null, region text)")
+    con.execute(f"create table if not exists {META_SCHEMA}.clear_roles (role_name text not null)")
+    con.execute(
+        f"create or replace function {META_SCHEMA}.sees_personal_data(who name) returns boolean language sql "
+        "stable security definer set search_path = pg_catalog, pg_temp as $$ "
+        f"select exists (select 1 from {META_SCHEMA}.clear_roles c join pg_catalog.pg_roles r "
+        "on r.rolname = c.role_name where pg_catalog.pg_has_role(who, r.oid, 'MEMBER')) $$"
+    )
     con.execute(
         f"create table if not exists {META_SCHEMA}.publications (run_id text primary key, "
         "published_at timestamptz not null, warehouse_path text, tables integer, total_rows bigint, "
@@ -363,7 +377,10 @@ def _ensure_meta(con: Any, cfg: PublishConfig) -> None:
     readers = [cfg.owner_role, *cfg.analyst_roles, *cfg.cube_roles, *cfg.region_roles]
     names = ", ".join(quote_ident(r) for r in readers)
     con.execute(f"grant usage on schema {META_SCHEMA} to public")
-    con.execute(f"grant select on {META_SCHEMA}.role_scope, {META_SCHEMA}.publications to {names}")
+    con.execute(
+        f"grant select on {META_SCHEMA}.role_scope, {META_SCHEMA}.publications, {META_SCHEMA}.clear_roles "
+        f"to {names}"
+    )
 
 
 def _drop_leftovers(con: Any) -> list[str]:
@@ -410,8 +427,13 @@ def _mart_relations(duck: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _source_query(duck: duckdb.DuckDBPyConnection, table: str) -> tuple[str, list[tuple[str, str]], bool]:
-    """The DuckDB SELECT feeding one published table, its PostgreSQL columns, and whether RLS applies."""
+def _source_query(
+    duck: duckdb.DuckDBPyConnection, table: str, personal: frozenset[str] = frozenset(), salt: str = ""
+) -> tuple[str, list[tuple[str, str]], bool]:
+    """The DuckDB SELECT feeding one published table, its PostgreSQL columns, and whether RLS applies.
+    Each ``personal`` column is followed by ``<column>__pii_hash``, its salted hash."""
+    from warehouse.privacy import pii_hash_sql
+
     described = duck.execute(f"describe select * from marts.{quote_ident(table)}").fetchall()
     columns = [(r[0], r[1]) for r in described]
     names = {c for c, _ in columns}
@@ -424,6 +446,11 @@ def _source_query(duck: duckdb.DuckDBPyConnection, table: str) -> tuple[str, lis
             pg, expr = "text", f"cast({expr} as varchar)"
         select_list.append(f"{expr} as {quote_ident(name)}")
         pg_columns.append((name, pg))
+        if name in personal:
+            select_list.append(
+                f"{pii_hash_sql(f't.{quote_ident(name)}', salt)} as {quote_ident(name + HASH_SUFFIX)}"
+            )
+            pg_columns.append((name + HASH_SUFFIX, "text"))
     restricted = "customer_key" in names and REGION_COLUMN not in names
     source = f"marts.{quote_ident(table)} t"
     if restricted:
@@ -435,6 +462,27 @@ def _source_query(duck: duckdb.DuckDBPyConnection, table: str) -> tuple[str, lis
             "from marts.dim_customer group by customer_key) r on r.customer_key = t.customer_key"
         )
     return f"select {', '.join(select_list)} from {source}", pg_columns, restricted
+
+
+def masked_view_sql(
+    marts_schema: str, private_schema: str, table: str, columns: list[str], personal: frozenset[str]
+) -> str:
+    """``marts.<table>`` over its private copy: personal columns in clear for clear roles, hashed otherwise.
+    The role test is an uncorrelated sub-select, evaluated once per query."""
+    clear = f"(select {META_SCHEMA}.sees_personal_data(current_user))"
+    outputs = []
+    for name in columns:
+        if name.endswith(HASH_SUFFIX) and name[: -len(HASH_SUFFIX)] in personal:
+            continue
+        column = f"t.{quote_ident(name)}"
+        if name in personal:
+            hashed = f"t.{quote_ident(name + HASH_SUFFIX)}"
+            column = f"case when {clear} then cast({column} as text) else {hashed} end"
+        outputs.append(f"{column} as {quote_ident(name)}")
+    return (
+        f"create view {quote_ident(marts_schema)}.{quote_ident(table)} as select {', '.join(outputs)} "
+        f"from {quote_ident(private_schema)}.{quote_ident(table)} t"
+    )
 
 
 def publish(
@@ -477,8 +525,11 @@ def _publish(
     import adbc_driver_postgresql.dbapi as adbc
 
     from cubes.definitions import default_cubes
+    from warehouse.masking import classified_columns
+    from warehouse.privacy import hash_salt
 
     cfg = settings.publish
+    classified = classified_columns(settings.root)
     started = time.perf_counter()
     path = warehouse_path or settings.warehouse_path
     if not path.exists():
@@ -501,6 +552,8 @@ def _publish(
         _drop_leftovers(con)
         _check_live_schemas_are_ours(con)
         marts, cubes_schema = load_schemas["marts"], load_schemas["cubes"]
+        private = load_schemas["marts_private"]
+        salt = hash_salt(settings) if classified else ""
         for schema in load_schemas.values():
             con.execute(f"create schema {quote_ident(schema)}")
             con.execute(
@@ -511,29 +564,37 @@ def _publish(
         plans = []
         with adbc.connect(target.adbc_uri()) as bulk:
             for table in _mart_relations(duck):
-                query, columns, restricted = _source_query(duck, table)
+                present = {r[0] for r in duck.execute(f"describe marts.{quote_ident(table)}").fetchall()}
+                personal = frozenset(classified.get(table, {})) & present
+                schema = private if personal else marts
+                query, columns, restricted = _source_query(duck, table, personal, salt)
                 column_sql = ", ".join(f"{quote_ident(c)} {t}" for c, t in columns)
-                con.execute(f"create table {quote_ident(marts)}.{quote_ident(table)} ({column_sql})")
+                con.execute(f"create table {quote_ident(schema)}.{quote_ident(table)} ({column_sql})")
                 reader = duck.sql(query).to_arrow_reader(cfg.batch_rows)
                 with bulk.cursor() as cursor:
-                    rows = cursor.adbc_ingest(table, reader, mode="append", db_schema_name=marts)
+                    rows = cursor.adbc_ingest(table, reader, mode="append", db_schema_name=schema)
                 bulk.commit()
                 report.tables.append(PublishedTable(table, int(rows), restricted))
-                plans.append((table, [c for c, _ in columns], restricted))
+                plans.append((table, schema, [c for c, _ in columns], restricted, personal))
                 pause_point("load")
         report.load_seconds = round(time.perf_counter() - load_started, 2)
 
         index_started = time.perf_counter()
         # Index builds sort in memory up to this; the default 64MB spills large facts to disk.
         con.execute("set maintenance_work_mem = '256MB'")
-        for table, columns, restricted in plans:
-            qualified = f"{quote_ident(marts)}.{quote_ident(table)}"
+        for table, schema, columns, restricted, personal in plans:
+            qualified = f"{quote_ident(schema)}.{quote_ident(table)}"
             for column in indexed_columns(table, columns, restricted):
                 con.execute(f"create index on {qualified} ({quote_ident(column)})")
             if restricted:
                 con.execute(f"alter table {qualified} enable row level security")
-                con.execute(region_policy_sql(marts, table))
+                con.execute(region_policy_sql(schema, table))
             con.execute(f"analyze {qualified}")
+            if personal:
+                con.execute(masked_view_sql(marts, private, table, columns, personal))
+                con.execute(
+                    f"alter view {quote_ident(marts)}.{quote_ident(table)} owner to {quote_ident(cfg.owner_role)}"
+                )
         published = {t.name for t in report.tables}
         for cube in cubes.values():
             needed = {t.name for t in _cube_tables(cube)}
@@ -546,6 +607,10 @@ def _publish(
             )
             report.views.append(f"cubes.{cube.name}")
         _grant(con, cfg, marts, cubes_schema)
+        con.execute(f"grant usage on schema {quote_ident(private)} to {quote_ident(cfg.owner_role)}")
+        con.execute(
+            f"grant select on all tables in schema {quote_ident(private)} to {quote_ident(cfg.owner_role)}"
+        )
         report.index_seconds = round(time.perf_counter() - index_started, 2)
         pause_point("swap_ready")
 
@@ -564,6 +629,12 @@ def _publish(
                 cursor.executemany(
                     f"insert into {META_SCHEMA}.role_scope (role_name, region) values (%s, %s)",
                     _region_scope(cfg),
+                )
+            con.execute(f"delete from {META_SCHEMA}.clear_roles")
+            with con.cursor() as cursor:
+                cursor.executemany(
+                    f"insert into {META_SCHEMA}.clear_roles (role_name) values (%s)",
+                    [(role,) for role in settings.privacy.clear_roles],
                 )
             con.execute(
                 f"insert into {META_SCHEMA}.publications values (%s, now(), %s, %s, %s, %s)",
@@ -631,7 +702,12 @@ def register(app: typer.Typer) -> None:
         Roles, row-level security and passwords come from [publish] in crmwh.toml. Exit status: 0 published,
         2 error (the previous publication stays live).
         """
-        report = publish(load_settings(config), warehouse_path=warehouse, dsn=dsn)
+        settings = load_settings(config)
+        from warehouse.audit import audited
+
+        with audited(settings, "publish", (warehouse or settings.warehouse_path).name) as audit:
+            report = publish(settings, warehouse_path=warehouse, dsn=dsn)
+            audit.details.update(tables=len(report.tables), views=len(report.views), rows=report.rows)
         typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
 
 

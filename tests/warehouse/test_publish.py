@@ -23,6 +23,7 @@ from cubes.engine import run_query
 from cubes.query import Query
 from warehouse.config import load_settings
 from warehouse.errors import ConfigError
+from warehouse.privacy import hash_salt, pii_hash
 from warehouse.publish import PublishError, publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,7 @@ def env(pg: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         "CRMWH_PUBLISH__DSN": f"host=127.0.0.1 port={pg.port} dbname={pg.database} user={pg.superuser}",
         "CRMWH_PUBLISH__PASSWORD": sources.pop("admin"),
         "CRMWH_PUBLISH__ROLE_PASSWORDS": json.dumps(sources),
+        "CRMWH_PRIVACY__SALT_PATH": str(secrets_dir / "salt"),
     }
 
 
@@ -176,9 +178,11 @@ def test_cube_engine_sql_on_postgres_equals_duckdb(
 
 
 def test_win_rate_by_owner_through_the_bi_role_is_a_ratio_of_sums(
-    pg: PostgresServer, published: dict
+    pg: PostgresServer, published: dict, env: dict[str, str]
 ) -> None:
     # tests/cases/cubes/warehouse.sql: Ann won 1000 + 3000 and lost 9000, Bob won 100 and lost 100.
+    # Owner names are personal data: the BI role sees them as salted hashes.
+    salt = hash_salt(load_settings(env=env))
     sql = (
         "select owner_owner, sum(won_amount) / nullif(sum(won_amount) + sum(lost_amount), 0) "
         "from cubes.pipeline where fact = 'opportunities' group by rollup (owner_owner) order by 1"
@@ -187,8 +191,8 @@ def test_win_rate_by_owner_through_the_bi_role_is_a_ratio_of_sums(
         got = {
             owner: float(rate) if rate is not None else None for owner, rate in con.execute(sql).fetchall()
         }
-    assert got["Ann"] == pytest.approx(4000 / 13000)
-    assert got["Bob"] == pytest.approx(0.5)
+    assert got[pii_hash("Ann", salt)] == pytest.approx(4000 / 13000)
+    assert got[pii_hash("Bob", salt)] == pytest.approx(0.5)
     assert got[None] == pytest.approx(4100 / 13200)
 
 
