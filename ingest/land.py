@@ -66,6 +66,8 @@ class LandResult:
     message: str | None = None
     landed_path: Path | None = None
     rejects_path: Path | None = None
+    # Rows dropped before landing because they belong to a person erased on request (ingest.tombstones).
+    rows_erased: int = 0
 
 
 def land(

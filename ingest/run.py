@@ -26,6 +26,7 @@ from ingest.manifest import file_sha256, is_done, make_load_id, manifest_path, w
 from ingest.names import object_name, split_file_name
 from ingest.report import FileReport, IngestReport
 from ingest.standardise import SQL_MACROS
+from ingest.tombstones import ERASED_REASON, Tombstones, erase_raw, read_tombstone_hashes
 from warehouse.config import Settings
 
 QUARANTINE_DIR = "_quarantine"
@@ -39,8 +40,14 @@ def ingest_paths(
     paths: list[Path] | None = None,
     progress: bool = False,
     contracts: dict[str, SourceContract] | None = None,
+    tombstones: Tombstones | None = None,
 ) -> IngestReport:
-    """Ingest the given files/folders (default: the whole inbox) into the lake."""
+    """Ingest the given files/folders (default: the whole inbox) into the lake.
+
+    Rows of people erased on request (``tombstones``, by default those of ``settings.tombstones_path``)
+    are dropped before landing and counted as erased.
+    """
+    tombstones = _tombstones_for(settings, tombstones)
     contracts = contracts if contracts is not None else load_contracts()
     engine = EngineConfig.from_settings(settings)
     lake = settings.lake_dir
@@ -60,15 +67,28 @@ def ingest_paths(
                 for index, path in enumerate(files):
                     bar.update(task, description=f"ingest {path.name}")
                     report.files.extend(
-                        ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}")
+                        ingest_file(
+                            con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones
+                        )
                     )
                     bar.advance(task)
         else:
             for index, path in enumerate(files):
                 report.files.extend(
-                    ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}")
+                    ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones)
                 )
     return report
+
+
+def _tombstones_for(settings: Settings, tombstones: Tombstones | None) -> Tombstones | None:
+    """The tombstones to honour: the caller's, or those of the configured file. Landing without them
+    would bring people erased on request back."""
+    if tombstones is not None or not read_tombstone_hashes(settings.tombstones_path):
+        return tombstones
+    # The hashes are salted with the warehouse's salt, which lives on the warehouse side.
+    from warehouse.forget import ingest_tombstones
+
+    return ingest_tombstones(settings)
 
 
 def ensure_lake(
@@ -100,6 +120,7 @@ def ingest_file(
     engine: EngineConfig,
     ingested_at: datetime,
     prefix: str,
+    tombstones: Tombstones | None = None,
 ) -> list[FileReport]:
     """Ingest one file: its main object plus any object exploded from it. Never raises for bad data."""
     lake = settings.lake_dir
@@ -151,6 +172,7 @@ def ingest_file(
             ingested_at,
             prefix,
             lake,
+            tombstones,
         )
     except UnreadableFileError as exc:
         return [quarantine(lake, path, source, sha256, str(exc), started, object_)]
@@ -169,6 +191,7 @@ def ingest_file(
         "rows_read": main.rows_read,
         "rows_landed": main.rows_landed,
         "rows_rejected": main.rows_rejected,
+        "rows_erased": main.rows_erased,
         "drift_columns": main.drift_columns,
         "top_reasons": [{"reason": r, "rows": n} for r, n in main.top_reasons],
         "landed_path": str(main.landed_path) if main.landed_path else None,
@@ -197,6 +220,7 @@ def _read_and_land(
     ingested_at: datetime,
     prefix: str,
     lake: Path,
+    tombstones: Tombstones | None = None,
 ) -> list[LandResult]:
     declared = contract.encoding if contract else source_contract.encoding
     encoding = (
@@ -219,13 +243,24 @@ def _read_and_land(
         else:
             raw = readers.read_parquet(con, readable, prefix)
     target = LoadTarget(lake, source, object_, load_id, str(path), ingested_at, prefix)
-    results = [land(con, raw, contract, target, engine)]
+    erased = erase_raw(con, raw, contract, source, tombstones, prefix)
+    results = [_count_erased(land(con, raw, contract, target, engine), erased)]
     for index, child in enumerate(children):
         child_prefix = f"{prefix}_c{index}"
         child_raw = readers.explode_children(con, raw, contract, child, child_prefix)  # type: ignore[arg-type]
         child_target = LoadTarget(lake, source, child.name, load_id, str(path), ingested_at, child_prefix)
-        results.append(land(con, child_raw, child, child_target, engine))
+        child_erased = erase_raw(con, child_raw, child, source, tombstones, child_prefix)
+        results.append(_count_erased(land(con, child_raw, child, child_target, engine), child_erased))
     return results
+
+
+def _count_erased(result: LandResult, erased: int) -> LandResult:
+    """Erased rows were read but land nowhere: in the manifest as ``rows_erased``, never in the rejects."""
+    if erased:
+        result.rows_read += erased
+        result.rows_erased = erased
+        result.top_reasons = sorted([*result.top_reasons, (ERASED_REASON, erased)], key=lambda r: -r[1])
+    return result
 
 
 def detect_source(path: Path, aliases: dict[str, str]) -> str | None:
@@ -383,6 +418,7 @@ def _child_record(result: LandResult) -> dict[str, Any]:
         "rows_read": result.rows_read,
         "rows_landed": result.rows_landed,
         "rows_rejected": result.rows_rejected,
+        "rows_erased": result.rows_erased,
         "drift_columns": result.drift_columns,
         "top_reasons": [{"reason": r, "rows": n} for r, n in result.top_reasons],
         "landed_path": str(result.landed_path) if result.landed_path else None,
@@ -399,7 +435,8 @@ def _file_report(path: Path, source: str, load_id: str, result: LandResult) -> F
         load_id=load_id,
         rows_read=result.rows_read,
         rows_landed=result.rows_landed,
-        rows_rejected=result.rows_rejected,
+        # The report counts erased rows as rejected (reason erased_on_request); their values went nowhere.
+        rows_rejected=result.rows_rejected + result.rows_erased,
         top_reasons=result.top_reasons,
         drift_columns=result.drift_columns,
         message=result.message,
