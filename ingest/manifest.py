@@ -53,9 +53,24 @@ def is_done(lake: Path, load_id: str) -> bool:
 
 
 def write_record(lake: Path, record: dict[str, Any]) -> Path:
+    record = with_checksums(record)
     path = manifest_path(lake, record["load_id"])
     write_atomic(path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
     return path
+
+
+def with_checksums(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with ``landed_sha256`` / ``rejects_sha256`` of the Parquet files it and its children name,
+    so ``crmwh verify`` can tell a damaged lake file from an intact one."""
+    record = dict(record)
+    if "children" in record:
+        record["children"] = [dict(child) for child in record["children"]]
+    for entry in (record, *record.get("children", [])):
+        for key in ("landed_path", "rejects_path"):
+            path = entry.get(key)
+            if path and Path(path).is_file():
+                entry[key.replace("_path", "_sha256")] = file_sha256(Path(path))
+    return record
 
 
 def write_atomic(path: Path, data: bytes) -> None:

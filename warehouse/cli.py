@@ -135,8 +135,12 @@ def ingest(
     """
     settings = _settings(config)
     from ingest.run import ingest_paths
+    from warehouse.audit import audited
 
-    report = ingest_paths(settings, paths or None, progress=show_progress())
+    target = ",".join(p.name for p in paths) if paths else "inbox"
+    with audited(settings, "ingest", target[:200]) as audit:
+        report = ingest_paths(settings, paths or None, progress=show_progress())
+        audit.details.update(report.to_dict()["totals"], exit_code=report.exit_code)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -147,7 +151,9 @@ def ingest(
 def _register_commands() -> None:
     """Commands whose code lives beside the work they do (build with dbt, query with the cubes)."""
     from cubes.cli import register as register_cube_commands
+    from warehouse.backups import register as register_backups
     from warehouse.build import register as register_build
+    from warehouse.forget import register as register_forget
     from warehouse.nightly import register as register_nightly
     from warehouse.publish import register as register_publish
     from warehouse.report import register as register_report
@@ -159,6 +165,8 @@ def _register_commands() -> None:
     register_serve(app)
     register_nightly(app)
     register_report(app)
+    register_forget(app)
+    register_backups(app)
 
 
 _register_commands()

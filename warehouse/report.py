@@ -33,7 +33,9 @@ DATA_ELEMENT_ID = "crmwh-data"
 DEFAULT_REPORT_NAME = "crmwh-dashboard.html"
 FUNNEL_STEPS = (("leads", "Leads"), ("converted_leads", "Converted to opportunity"), ("won", "Won"))
 # One row per customer: the key keeps namesakes apart, name and city label the row.
-CUSTOMER_GRAIN = ("customer.customer_key", "customer.customer", "customer.city")
+# The dashboard is shared widely: customers appear by their warehouse key, never by name or city
+# (personal data; look a key up in marts.dim_customer with clear-text access).
+CUSTOMER_GRAIN = ("customer.customer_key", "customer.segment", "customer.country")
 PROBABILITY_BUCKETS = 10
 AT_RISK_PROBABILITY = 0.5
 AT_RISK_COUNT = 15
@@ -304,7 +306,7 @@ def at_risk(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         and r["probability_alive_mean"] < AT_RISK_PROBABILITY
         and r["revenue_to_date"] is not None
     ]
-    risky.sort(key=lambda r: (-r["revenue_to_date"], r["customer.customer"] or ""))
+    risky.sort(key=lambda r: (-r["revenue_to_date"], r["customer.customer_key"] or ""))
     return risky[:AT_RISK_COUNT]
 
 
@@ -512,14 +514,15 @@ def _headline_cards(items: list[dict[str, Any]], currency: str) -> str:
 def _at_risk_table(rows: list[dict[str, Any]], currency: str) -> str:
     body = "\n".join(
         "<tr>"
-        f"<td>{html.escape(str(r['customer.customer']))}</td><td>{html.escape(str(r['customer.city'] or ''))}</td>"
+        f"<td>{html.escape(str(r['customer.customer_key']))}</td><td>{html.escape(str(r['customer.segment'] or ''))}</td>"
+        f"<td>{html.escape(str(r['customer.country'] or ''))}</td>"
         f"<td class=num>{_format(r['revenue_to_date'], 'currency')}</td>"
         f"<td class=num>{_format(r['predicted_value_12m'], 'currency')}</td>"
         f"<td class=num>{_format(r['probability_alive_mean'], 'percent')}</td></tr>"
         for r in rows
     )
     return (
-        '<table id="at-risk"><thead><tr><th>customer</th><th>city</th>'
+        '<table id="at-risk"><thead><tr><th>customer key</th><th>segment</th><th>country</th>'
         f"<th>revenue to date ({currency})</th><th>predicted 12 months ({currency})</th>"
         f"<th>probability alive</th></tr></thead><tbody>{body}</tbody></table>"
     )
