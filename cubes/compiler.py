@@ -9,6 +9,7 @@ true value for its level.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -35,6 +36,12 @@ PERIOD_STEP = {
 
 def ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_definition(sql: str) -> exp.Expression:
+    """A measure/level expression of a cube definition, parsed once (callers must not modify it)."""
+    return sqlglot.parse_one(sql, read="duckdb")
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -179,7 +186,7 @@ class FactScope:
 
     def qualify(self, sql: str) -> exp.Expression:
         """A definition expression with fact columns on ``f`` and ``dim.col`` on the dimension alias."""
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _parse_definition(sql)
 
         def rewrite(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Column):
@@ -190,14 +197,16 @@ class FactScope:
                 return col(node.name, "f")
             return node
 
-        return tree.transform(rewrite)
+        return tree.transform(rewrite)  # transform copies: the cached tree stays as parsed
 
     def from_(self, select: exp.Select, skip: CubeDimension | None = None) -> exp.Select:
-        select = select.from_(table_ref(self.fact.table, "f"))
+        select = select.from_(table_ref(self.fact.table, "f"), copy=False)
         for dim in self.dims:
             if dim is skip:
                 continue
-            select = select.join(self.join_source(dim), on=self.join_condition(dim), join_type="left")
+            select = select.join(
+                self.join_source(dim), on=self.join_condition(dim), join_type="left", copy=False
+            )
         return select
 
     def join_source(self, dim: CubeDimension) -> exp.Expression:
@@ -220,7 +229,7 @@ class FactScope:
             ifs=[exp.If(this=first, true=exp.cast(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
         ).else_(col(t2.valid_from))
         inner = exp.select(exp.Star(), exp.alias_(valid_from, "_valid_from", quoted=True)).from_(
-            table_ref(dim.table.table)
+            table_ref(dim.table.table), copy=False
         )
         return exp.Subquery(this=inner, alias=exp.TableAlias(this=ident(alias)))
 
@@ -408,7 +417,7 @@ class Compiler:
         select = exp.select(*self.grain_columns(level_exprs), *aggregates)
         select = scope.from_(select)
         if where:
-            select = select.where(exp.and_(*where))
+            select = select.where(exp.and_(*where), copy=False)
         return self.group(select, level_exprs, [])
 
     def grain_columns(
@@ -433,11 +442,11 @@ class Compiler:
         sets = _grouping_sets(list(range(n)), list(range(n, len(level_exprs))), self.query.totals)
         sets = [s for s in sets if all(i in s for i in must_have)]
         if not self.query.totals:
-            return select.group_by(*[e.copy() for e in level_exprs])
+            return select.group_by(*[e.copy() for e in level_exprs], copy=False)
         grouping_sets = exp.GroupingSets(
             expressions=[exp.Tuple(expressions=[level_exprs[i].copy() for i in s]) for s in sets]
         )
-        return select.group_by(grouping_sets)
+        return select.group_by(grouping_sets, copy=False)
 
     def time_cte(self, unit: Unit) -> exp.Select:
         """A shifted measure: fact rows of each period's window, aggregated per period from the base fact."""
@@ -466,14 +475,15 @@ class Compiler:
             exp.alias_(col(date_ref.level.column, "d"), "_p", quoted=True),
             exp.alias_(exp.Min(this=day.copy()), "_ps", quoted=True),
             exp.alias_(exp.Max(this=day.copy()), "_pe", quoted=True),
-        ).from_(table_ref(dim_table.table, "d"))
+        ).from_(table_ref(dim_table.table, "d"), copy=False)
         if period_filters:
             periods = periods.where(
                 exp.and_(
                     *[filter_condition(col(f.ref.level.column, "d"), f, self.params) for f in period_filters]
-                )
+                ),
+                copy=False,
             )
-        periods = periods.group_by(col(date_ref.level.column, "d"))
+        periods = periods.group_by(col(date_ref.level.column, "d"), copy=False)
         periods_name = f"{unit.name}_periods"
         self.ctes.append((periods_name, periods))
 
@@ -498,9 +508,10 @@ class Compiler:
             exp.to_table(periods_name, alias="p"),
             on=exp.Between(this=fact_day, low=start, high=end),
             join_type="inner",
+            copy=False,
         )
         if where:
-            select = select.where(exp.and_(*where))
+            select = select.where(exp.and_(*where), copy=False)
         return self.group(select, level_exprs, [self.levels.index(date_ref)])
 
     @staticmethod
@@ -571,11 +582,12 @@ class Compiler:
                 )
             aggregates.append(exp.alias_(value, f"m_{m.name}", quoted=True))
         select = exp.select(*self.grain_columns(level_exprs), *aggregates).from_(
-            exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True)
+            exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True),
+            copy=False,
         )
         where = [filter_condition(col(f.ref.address, "f"), f, self.params) for f in self.filters]
         if where:
-            select = select.where(exp.and_(*where))
+            select = select.where(exp.and_(*where), copy=False)
         return self.group(select, level_exprs, [])
 
     # final select ---------------------------------------------------------------------------------------
@@ -622,9 +634,11 @@ class Compiler:
             key = ""
             source = exp.to_table(self.units[0].name)
         else:
-            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(base_units[0].name)
+            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(base_units[0].name, copy=False)
             for u in base_units[1:]:
-                union = exp.union(union, exp.select(*[col(c) for c in names]).from_(u.name), distinct=True)
+                union = exp.union(
+                    union, exp.select(*[col(c) for c in names]).from_(u.name, copy=False), distinct=True
+                )
             self.ctes.append(("keys", union))
             key = "keys"
             source = exp.to_table("keys")
@@ -640,12 +654,12 @@ class Compiler:
             ref.alias: self.measure_expr(ref.name, ref.time, joined and n > 0) for ref in self.refs
         }
         outputs += [exp.alias_(e, alias, quoted=True) for alias, e in measure_outputs.items()]
-        select = exp.select(*outputs).from_(source)
+        select = exp.select(*outputs).from_(source, copy=False)
         if joined:
             for u in self.units:
                 if n == 0:
                     if u is not self.units[0]:
-                        select = select.join(exp.to_table(u.name), join_type="cross")
+                        select = select.join(exp.to_table(u.name), join_type="cross", copy=False)
                     continue
                 on = [
                     exp.NullSafeEQ(this=col(f"_l{i}", "keys"), expression=col(f"_l{i}", u.name))
@@ -655,9 +669,9 @@ class Compiler:
                     on += [
                         exp.EQ(this=col(f"_g{i}", "keys"), expression=col(f"_g{i}", u.name)) for i in range(n)
                     ]
-                select = select.join(exp.to_table(u.name), on=exp.and_(*on), join_type="left")
+                select = select.join(exp.to_table(u.name), on=exp.and_(*on), join_type="left", copy=False)
         for name, cte in self.ctes:
-            select = select.with_(name, as_=cte)
+            select = select.with_(name, as_=cte, copy=False)
         final = self.order_and_top(select, measure_outputs)
         return CompiledQuery(
             self.cube,
@@ -695,7 +709,7 @@ class Compiler:
                 ),
             )
             inner = exp.select(exp.Star(), exp.alias_(rank, "_rank", quoted=True)).from_(
-                exp.Subquery(this=select, alias=exp.TableAlias(this=ident("q")))
+                exp.Subquery(this=select, alias=exp.TableAlias(this=ident("q"))), copy=False
             )
             keep = exp.LTE(this=col("_rank"), expression=exp.Literal.number(top.n))
             if flags:
@@ -704,9 +718,9 @@ class Compiler:
             outputs += [col(f"{r.address}__total") for r in self.levels] if self.query.totals else []
             outputs += [col(m) for m in measures]
             select = exp.select(*outputs).from_(
-                exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("ranked")))
+                exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("ranked"))), copy=False
             )
-            select = select.where(keep)
+            select = select.where(keep, copy=False)
             if not order:
                 order.append(exp.Ordered(this=col(top.measure), desc=not top.bottom, nulls_first=False))
         for r in self.levels:
@@ -714,9 +728,9 @@ class Compiler:
                 order.append(exp.Ordered(this=col(f"{r.address}__total")))
             order.append(exp.Ordered(this=col(r.address), nulls_first=False))
         if order:
-            select = select.order_by(*order)
+            select = select.order_by(*order, copy=False)
         if self.query.limit is not None:
-            select = select.limit(self.query.limit)
+            select = select.limit(self.query.limit, copy=False)
         return select
 
 

@@ -1,8 +1,10 @@
-"""Run cube queries on DuckDB and return Arrow tables (or polars frames)."""
+"""Run cube queries on DuckDB (or on a Spark build of the marts) and return Arrow tables (or polars frames)."""
 
 from __future__ import annotations
 
 import functools
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,11 +38,29 @@ def connect(con_or_path: duckdb.DuckDBPyConnection | str | Path) -> Iterator[duc
         con.close()
 
 
+# A catalog lookup costs a few milliseconds, as much as a small cube query. A connection sees the
+# pre-aggregations of its own file, which only `materialise` on that connection changes (it calls
+# `forget_preaggregations`); a new build is a new file, read through a new connection.
+_PREAGGREGATIONS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def available_preaggregations(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "select table_name from information_schema.tables where table_schema = ?", [PREAGG_SCHEMA]
-    ).fetchall()
-    return {r[0] for r in rows}
+    """Names of the materialised pre-aggregation tables in ``con`` (remembered per connection)."""
+    known = _PREAGGREGATIONS.get(con)
+    if known is None:
+        rows = con.execute(
+            "select table_name from duckdb_tables() where schema_name = ?", [PREAGG_SCHEMA]
+        ).fetchall()
+        known = frozenset(r[0] for r in rows)
+        _PREAGGREGATIONS[con] = known
+    return set(known)
+
+
+def forget_preaggregations(con: duckdb.DuckDBPyConnection) -> None:
+    """Look the pre-aggregations of ``con`` up again next time (after creating or dropping some)."""
+    _PREAGGREGATIONS.pop(con, None)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -103,6 +123,63 @@ def run_query(
     if pivot and compiled.column_levels:
         return pivot_columns(table, compiled)
     return table
+
+
+def spark_session(spark_dir: Path) -> Any:
+    """The Spark session of a local Spark build: its Hive metastore and tables under ``spark_dir``
+    (the settings' runs directory + /spark, as `crmwh build --target spark` writes them)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise CubeError("the Spark target needs the optional extra: pip install '.[spark]'") from None
+    if not (spark_dir / "metastore_db").is_dir():
+        raise CubeError(f"no Spark warehouse at {spark_dir}; build it first: crmwh build --target spark")
+    return (
+        SparkSession.builder.master(os.environ.get("CRMWH_SPARK_MASTER", "local[*]"))
+        .config("spark.sql.warehouse.dir", (spark_dir / "warehouse").as_posix())
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL", "jdbc:derby:;databaseName=metastore_db;create=true"
+        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir.as_posix()}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+
+
+def run_query_spark(
+    spark: Any, query: Query, cubes: dict[str, Cube] | None = None, pivot: bool = True
+) -> pa.Table:
+    """Answer ``query`` on a Spark session holding the Spark-built marts (``crmwh build --target spark``).
+
+    The same cube definitions compile to Spark SQL with the parameters written as literals (Spark SQL
+    has no positional parameters in the session API used here). Pre-aggregations are DuckDB tables
+    written after a DuckDB build, so Spark reads the base facts."""
+    compiled = compile_query(query, cubes, False)
+    sql = compiled.to_sql("spark", inline=True)
+    try:
+        table = spark.sql(sql).toArrow()
+    except Exception as exc:  # pyspark raises its own AnalysisException/ParseException hierarchy
+        raise CubeError(
+            f"cube {compiled.cube.name}: Spark query failed: {str(exc).splitlines()[0]}"
+        ) from None
+    table = _without_time_zone(table)
+    if pivot and compiled.column_levels:
+        return pivot_columns(table, compiled)
+    return table
+
+
+def _without_time_zone(table: pa.Table) -> pa.Table:
+    """Spark hands timestamps over as UTC instants; the warehouse convention is naive UTC."""
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 def run_query_polars(con_or_path: duckdb.DuckDBPyConnection | str | Path, query: Query, **kwargs: Any) -> Any:

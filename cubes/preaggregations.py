@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from cubes.compiler import PREAGG_SCHEMA, FactScope, LevelRef, preagg_table_name
 from cubes.definitions import Cube, Measure, PreAggregation, default_cubes
+from cubes.engine import forget_preaggregations
 
 
 def building_blocks(m: Measure, scope: FactScope) -> list[exp.Expression]:
@@ -68,4 +69,5 @@ def materialise(con: duckdb.DuckDBPyConnection, cubes: dict[str, Cube] | None = 
             )
             con.execute(create.sql("duckdb"))
             counts[name] = con.execute(exp.select("count(*)").from_(target).sql("duckdb")).fetchall()[0][0]
+    forget_preaggregations(con)
     return counts
