@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The tests also cover the optional extras (Spark parity, Dagster definitions): a second stamp installs them.
+TEST_STAMP := $(VENV)/.installed-test
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,dagster]'
+	@touch $(TEST_STAMP)
+
 install: $(STAMP) ## Create .venv and install crmwh with its development tools
 
 demo: $(STAMP) ## Generate sample extracts and run the whole pipeline end to end
@@ -41,10 +47,10 @@ nightly-demo: $(STAMP) ## Simulate a week: full extract, then 7 daily deltas wit
 	done
 	$(NIGHTLY_DEMO_ENV) $(BIN)/crmwh status
 
-test: $(STAMP) ## Run the test suite (pytest, real DuckDB/dbt)
+test: $(TEST_STAMP) ## Run the test suite (pytest, real DuckDB/dbt, Spark and Dagster extras)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-test-fast: $(STAMP) ## Run the tests that do not build the whole warehouse
+test-fast: $(TEST_STAMP) ## Run the tests that do not build the whole warehouse
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 bench: $(STAMP) ## Measure throughput, build times, query latency (SCALES="small medium" by default)

@@ -20,7 +20,7 @@ import typer
 from warehouse.config import Settings, load_settings
 from warehouse.errors import WarehouseError
 
-SUPPORTED_TARGETS = ("duckdb",)
+SUPPORTED_TARGETS = ("duckdb", "spark")
 LAKE_OBJECTS = {
     "salesforce": (
         "user",
@@ -156,6 +156,11 @@ def _check_lake(lake_dir: Path) -> None:
         )
 
 
+def spark_dir(settings: Settings) -> Path:
+    """Where a local Spark build keeps its warehouse tables and Derby metastore."""
+    return settings.runs_dir / "spark"
+
+
 def _release_warehouse() -> None:
     """Close the DuckDB database dbt-duckdb keeps open in-process after a run, so the caller (cubes,
     tests, the next build) can open the warehouse file with its own configuration."""
@@ -175,8 +180,12 @@ def build(
     as_of: date | None = None,
     select: list[str] | None = None,
     target: str = "duckdb",
+    with_tests: bool = True,
 ) -> BuildResult:
-    """Run ``dbt build`` over the project at the settings' root and summarise the outcome."""
+    """Run ``dbt build`` over the project at the settings' root and summarise the outcome.
+
+    ``with_tests=False`` builds the nodes without running the data and unit tests (a parity check
+    that compares the results itself does not need them twice)."""
     from dbt.cli.main import dbtRunner
 
     if target not in SUPPORTED_TARGETS:
@@ -191,6 +200,9 @@ def build(
     target_path = dbt_dir / "target"
 
     os.environ["CRMWH_WAREHOUSE_PATH"] = settings.warehouse_path.as_posix()
+    if target == "spark":
+        # Spark keeps its tables and metastore under the runs directory, never in the working directory.
+        os.environ["CRMWH_SPARK_DIR"] = spark_dir(settings).as_posix()
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     args = [
         "build",
@@ -204,6 +216,8 @@ def build(
     ]  # fmt: skip
     if full_refresh:
         args.append("--full-refresh")
+    if not with_tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     for selector in select or []:
         args += ["--select", selector]
 
@@ -211,7 +225,8 @@ def build(
     try:
         outcome = dbtRunner().invoke(args)
     finally:
-        _release_warehouse()
+        if target == "duckdb":
+            _release_warehouse()
     elapsed = time.perf_counter() - started
     if outcome.exception is not None:
         raise BuildError(f"dbt could not run: {outcome.exception}")
@@ -221,7 +236,7 @@ def build(
         elapsed_seconds=elapsed,
         run_results_path=target_path / "run_results.json",
         manifest_path=target_path / "manifest.json",
-        warehouse_path=settings.warehouse_path,
+        warehouse_path=settings.warehouse_path if target == "duckdb" else spark_dir(settings) / "warehouse",
     )
     buckets = {"model": result.models, "test": result.tests, "unit_test": result.tests, "seed": result.seeds}
     buckets["snapshot"] = result.snapshots
@@ -264,12 +279,21 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise BuildError(f"--as-of expects a date as YYYY-MM-DD, got {as_of!r}") from None
         settings = load_settings(config)
-        result = build(settings, full_refresh=full_refresh, as_of=as_of_day, select=select, target=target)
-        finished: dict[str, Any] = {}
-        if result.ok and not select:
-            from warehouse.postbuild import finish_warehouse
+        from warehouse.audit import audited
 
-            finished = finish_warehouse(settings.warehouse_path, settings, as_of_day)
+        built = settings.warehouse_path.name if target == "duckdb" else target
+        with audited(settings, "build", built) as audit:
+            result = build(settings, full_refresh=full_refresh, as_of=as_of_day, select=select, target=target)
+            finished: dict[str, Any] = {}
+            if result.ok and not select and target == "duckdb":
+                from warehouse.postbuild import finish_warehouse
+
+                finished = finish_warehouse(settings.warehouse_path, settings, as_of_day)
+            audit.outcome = "ok" if result.ok else "error"
+            audit.details.update(
+                full_refresh=full_refresh, select=select or None, models=dict(result.models),
+                tests=dict(result.tests), failures=len(result.failures),
+            )  # fmt: skip
         if as_json:
             typer.echo(json.dumps({**result.to_dict(), "post_build": finished}, indent=2, default=str))
         else:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ import typer
 from warehouse.config import NightlyConfig, Settings, load_settings
 from warehouse.errors import WarehouseError
 from warehouse.locking import LOCKED_EXIT_CODE, LockBusyError, RunLock, current_holder
-from warehouse.logs import add_file, configure, log
+from warehouse.logs import LOGGER_NAME, add_file, configure, log
 from warehouse.runs import (
     LOG_FILE,
     OUTCOME_EXIT_CODES,
@@ -464,9 +464,31 @@ def _postbuild(run: _Run, as_of: date | None) -> dict[str, Any]:
 
 def publish(run: _Run, building: Path) -> dict[str, int]:
     """Checkpoint and close the new file, make it durable, rename it onto the live path."""
+    return publish_built_file(
+        run.settings,
+        building,
+        run.report.run_id,
+        run.logger,
+        before_swap=lambda: _pause_point(run, "publish"),
+    )
+
+
+def publish_built_file(
+    settings: Settings,
+    building: Path,
+    run_id: str,
+    logger: logging.Logger | None = None,
+    before_swap: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Checkpoint a finished warehouse file, fsync it and rename it onto the live path (the previous
+    live file is kept as a backup); returns the row count of every mart. Used by the nightly and by
+    the Dagster assets. The caller holds the nightly lock."""
     import duckdb
 
-    live = run.settings.warehouse_path
+    from warehouse.backups import replacing_live
+
+    logger = logger or logging.getLogger(LOGGER_NAME)
+    live = settings.warehouse_path
     with duckdb.connect(str(building)) as con:
         con.execute("CHECKPOINT")
         mart_rows = _mart_rows(con)
@@ -475,15 +497,17 @@ def publish(run: _Run, building: Path) -> dict[str, int]:
             f"{building}.wal still exists after a checkpoint; not publishing a file that needs it"
         )
     _fsync(building)
-    _pause_point(run, "publish")
+    if before_swap is not None:
+        before_swap()
     orphan = Path(f"{live}.wal")
     if orphan.exists():
         # A WAL beside the live file belongs to the old file: replayed onto the new one it would corrupt it.
-        aside = orphan.with_name(f"{orphan.name}.orphaned-{run.report.run_id}")
+        aside = orphan.with_name(f"{orphan.name}.orphaned-{run_id}")
         os.replace(orphan, aside)
-        log(run.logger, "warning", "moved a write-ahead log of the old warehouse aside", path=str(aside))
-    os.replace(building, live)
-    _fsync(live.parent)
+        log(logger, "warning", "moved a write-ahead log of the old warehouse aside", path=str(aside))
+    with replacing_live(settings, run_id):
+        os.replace(building, live)
+        _fsync(live.parent)
     return mart_rows
 
 
@@ -705,15 +729,25 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise NightlyError(f"--as-of expects a date as YYYY-MM-DD, got {as_of!r}") from None
         settings = load_settings(config)
+        from warehouse.audit import audited
+
         try:
-            report = run_nightly(
-                settings,
-                full_refresh=full_refresh,
-                from_scratch=from_scratch,
-                as_of=as_of_day,
-                log_json=log_json,
-                progress=_interactive(),
-            )
+            with audited(settings, "nightly") as audit:
+                report = run_nightly(
+                    settings,
+                    full_refresh=full_refresh,
+                    from_scratch=from_scratch,
+                    as_of=as_of_day,
+                    log_json=log_json,
+                    progress=_interactive(),
+                )
+                audit.target = report.run_id
+                audit.outcome = "ok" if report.exit_code in (0, 1) else "error"
+                audit.details.update(
+                    run_outcome=report.outcome, exit_code=report.exit_code, published=report.published,
+                    rows_landed=report.ingest.get("totals", {}).get("rows_landed"),
+                    full_refresh=full_refresh, from_scratch=from_scratch,
+                )  # fmt: skip
         except LockBusyError as exc:
             typer.echo(f"crmwh nightly: {exc}", err=True)
             raise typer.Exit(LOCKED_EXIT_CODE) from None
