@@ -34,6 +34,7 @@ import typer
 
 from warehouse.config import Settings, load_settings
 from warehouse.errors import WarehouseError
+from warehouse.files import fsync_path, write_atomic
 
 BACKUP_META = "backup.json"
 BACKUP_WAREHOUSE = "warehouse.duckdb"
@@ -112,7 +113,7 @@ def note_live(settings: Settings, run_id: str) -> None:
     directory = backups_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     marker = {"run_id": run_id, **_file_identity(settings.warehouse_path)}
-    _write_atomic(directory / LIVE_MARKER, json.dumps(marker).encode())
+    write_atomic(directory / LIVE_MARKER, json.dumps(marker).encode())
 
 
 def _live_label(settings: Settings, replaced_by: str) -> str:
@@ -154,7 +155,7 @@ def _keep_live(settings: Settings, replaced_by: str) -> tuple[Path | None, bool]
     if (target / BACKUP_WAREHOUSE).is_file():
         # The live file is a restored copy of this very backup: keep the backup, mark it recent.
         old = json.loads((target / BACKUP_META).read_text(encoding="utf-8"))
-        _write_atomic(target / BACKUP_META, json.dumps({**old, **meta}, indent=2).encode())
+        write_atomic(target / BACKUP_META, json.dumps({**old, **meta}, indent=2).encode())
         return target, False
     partial = target.with_name(f".{label}.partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -165,7 +166,7 @@ def _keep_live(settings: Settings, replaced_by: str) -> tuple[Path | None, bool]
         if wal.exists():
             shutil.copyfile(wal, partial / f"{BACKUP_WAREHOUSE}.wal")
         meta["manifest_records"] = _copy_manifest(settings.lake_dir, partial / BACKUP_MANIFEST, built_at)
-        _write_atomic(partial / BACKUP_META, json.dumps(meta, indent=2).encode())
+        write_atomic(partial / BACKUP_META, json.dumps(meta, indent=2).encode())
         os.replace(partial, target)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
@@ -272,13 +273,13 @@ def restore(settings: Settings, run_id: str) -> dict[str, Any]:
                 ) from None
             if not marts:
                 raise BackupError(f"backup {run_id} has no mart tables; not restored")
-            _fsync(partial)
+            fsync_path(partial)
             kept = keep_live(settings, own_id)
             orphan = Path(f"{live}.wal")
             if orphan.exists():
                 os.replace(orphan, orphan.with_name(f"{orphan.name}.orphaned-{own_id}"))
             os.replace(partial, live)
-            _fsync(live.parent)
+            fsync_path(live.parent)
         finally:
             partial.unlink(missing_ok=True)
             Path(f"{partial}.wal").unlink(missing_ok=True)
@@ -461,23 +462,6 @@ def _parquet_rows(path: Path) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------------------------- CLI

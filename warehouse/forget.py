@@ -48,6 +48,7 @@ from ingest.tombstones import (
 )
 from warehouse.config import Settings, load_settings
 from warehouse.errors import WarehouseError
+from warehouse.files import fsync_path
 from warehouse.locking import RunLock
 from warehouse.privacy import pii_hash, pii_hash_sql
 
@@ -373,9 +374,9 @@ def _rewrite(con: duckdb.DuckDBPyConnection, path: Path, erasure: _Erasure) -> N
         f"COPY (SELECT * FROM read_parquet({quote_literal(str(path))}) r WHERE NOT {erasure.condition}) "
         f"TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION snappy)"
     )
-    _fsync(tmp)
+    fsync_path(tmp)
     os.replace(tmp, path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
 
 
 def _update_manifest(lake: Path, erasures: list[tuple[Path, _Erasure]], erased_at: datetime) -> int:
@@ -532,9 +533,9 @@ def _purge_warehouse(
     finally:
         con.close()
     if apply:
-        _fsync(work)
+        fsync_path(work)
         os.replace(work, live)
-        _fsync(live.parent)
+        fsync_path(live.parent)
 
 
 def _stale_staging_test(con: duckdb.DuckDBPyConnection, lake: Path | None) -> str | None:
@@ -632,14 +633,6 @@ def _inbox_mentions(inbox: Path, identifiers: set[tuple[str, str]]) -> int:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, values: set[str] | frozenset[str]) -> None:
     con.execute(f"INSERT INTO {table} SELECT unnest(?::VARCHAR[])", [sorted(values)])
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def register(app: typer.Typer) -> None:

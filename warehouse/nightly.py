@@ -37,6 +37,7 @@ import typer
 
 from warehouse.config import NightlyConfig, Settings, load_settings
 from warehouse.errors import WarehouseError
+from warehouse.files import fsync_path
 from warehouse.locking import LOCKED_EXIT_CODE, LockBusyError, RunLock, current_holder
 from warehouse.logs import LOGGER_NAME, add_file, configure, log
 from warehouse.runs import (
@@ -496,7 +497,7 @@ def publish_built_file(
         raise NightlyError(
             f"{building}.wal still exists after a checkpoint; not publishing a file that needs it"
         )
-    _fsync(building)
+    fsync_path(building)
     if before_swap is not None:
         before_swap()
     orphan = Path(f"{live}.wal")
@@ -507,7 +508,7 @@ def publish_built_file(
         log(logger, "warning", "moved a write-ahead log of the old warehouse aside", path=str(aside))
     with replacing_live(settings, run_id):
         os.replace(building, live)
-        _fsync(live.parent)
+        fsync_path(live.parent)
     return mart_rows
 
 
@@ -609,14 +610,6 @@ def _spinner(enabled: bool, text: str) -> contextlib.AbstractContextManager[Any]
     from rich.console import Console
 
     return Console(stderr=True).status(text)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _now() -> str:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from warehouse.files import write_atomic
+
 REPORT_FILE = "report.json"
 SUMMARY_FILE = "summary.txt"
 LOG_FILE = "nightly.log"
@@ -133,18 +135,9 @@ class RunReport:
 
 def write_report(run_dir: Path, report: RunReport) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str))
+    write_atomic(run_dir / REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str))
     if report.outcome != "running":
-        _write_atomic(run_dir / SUMMARY_FILE, report.render() + "\n")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+        write_atomic(run_dir / SUMMARY_FILE, report.render() + "\n")
 
 
 def copy_artefacts(run_dir: Path, *paths: Path | None) -> list[str]:
