@@ -16,7 +16,6 @@ import hmac
 import io
 import json
 import logging
-import math
 import os
 import stat
 import threading
@@ -25,8 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -58,6 +56,7 @@ from cubes.query import (
 from warehouse.config import ServeConfig, Settings
 from warehouse.errors import ConfigError
 from warehouse.logs import log
+from warehouse.report import plain
 
 AUDIT_LOGGER = "crmwh.api.audit"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -257,10 +256,10 @@ def query_payload(query: Query) -> dict[str, Any]:
         "rows": list(query.rows),
         "columns": list(query.columns),
         "filters": [
-            {"level": f.level, "op": f.op, "values": [_plain(v) for v in f.values]} for f in query.filters
+            {"level": f.level, "op": f.op, "values": [plain(v) for v in f.values]} for f in query.filters
         ],
         "drills": [
-            {"level": d.level, "direction": d.direction, "member": _plain(d.member)} for d in query.drills
+            {"level": d.level, "direction": d.direction, "member": plain(d.member)} for d in query.drills
         ],
         "top": {"n": query.top.n, "measure": query.top.measure, "bottom": query.top.bottom}
         if query.top
@@ -483,18 +482,6 @@ def _query_failed(compiled: CompiledQuery, exc: duckdb.Error) -> CubeError:
 # ------------------------------------------------------------------------------------------ responses
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return value
-
-
 def json_answer(table: pa.Table, query: Query) -> dict[str, Any]:
     names = table.column_names
     columns = [table.column(n).to_pylist() for n in names]
@@ -502,8 +489,7 @@ def json_answer(table: pa.Table, query: Query) -> dict[str, Any]:
         "cube": query.cube,
         "columns": [{"name": f.name, "type": str(f.type)} for f in table.schema],
         "rows": [
-            {n: _plain(v) for n, v in zip(names, values, strict=True)}
-            for values in zip(*columns, strict=True)
+            {n: plain(v) for n, v in zip(names, values, strict=True)} for values in zip(*columns, strict=True)
         ]
         if names
         else [],
@@ -516,7 +502,7 @@ def csv_answer(table: pa.Table) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.column_names)
     for record in table.to_pylist():
-        writer.writerow(["" if v is None else _plain(v) for v in record.values()])
+        writer.writerow(["" if v is None else plain(v) for v in record.values()])
     return buffer.getvalue()
 
 
