@@ -120,25 +120,26 @@ def land(
     reason_expr = f"NULLIF(concat_ws('; ', {', '.join(reason_sql)}), '')" if reason_sql else "NULL::VARCHAR"
     source_sql = f"FROM {raw.table} r {' '.join(joins)}"
     landed_columns = [name for name, _ in contract.landed_schema()] + extra_names
-    # Typing, mapping joins and the row hash run once, into a temp table (DuckDB spills it to
-    # <lake>/_tmp/ beyond the memory limit); the good rows and the reasons are then two cheap scans
-    # of it. The reason expressions only compare the materialised columns.
+    # Typing, mapping joins, the row hash and the reject reason run once, into a temp table (DuckDB
+    # spills it to <lake>/_tmp/ beyond the memory limit); the good rows and the reasons are then two
+    # cheap scans of it. The reason expressions only compare the typed columns of the inner select.
     typed_table = f"{target.prefix}_typed"
     con.execute(
         f"""CREATE TEMP TABLE {typed_table} AS
-        SELECT {", ".join(inner_sql)}, {raw.row_number_sql} AS _row_number, {raw.hash_sql} AS _row_hash {source_sql}"""
+        SELECT *, {reason_expr} AS _reject_reason FROM (
+          SELECT {", ".join(inner_sql)}, {raw.row_number_sql} AS _row_number, {raw.hash_sql} AS _row_hash
+          {source_sql})"""
     )
     rows_landed = _copy(
         con,
         f"""SELECT {_select_list(landed_columns, alias="t")}{_lineage_sql(target, "t._row_number", "t._row_hash")}
-        FROM {typed_table} t WHERE {reason_expr} IS NULL""",
+        FROM {typed_table} t WHERE t._reject_reason IS NULL""",
         target.landed_path,
         engine,
     )
     con.execute(
         f"""CREATE TEMP TABLE {reason_table} AS
-        SELECT _row_number, _reject_reason FROM (SELECT _row_number, {reason_expr} AS _reject_reason FROM {typed_table})
-        WHERE _reject_reason IS NOT NULL"""
+        SELECT _row_number, _reject_reason FROM {typed_table} WHERE _reject_reason IS NOT NULL"""
     )
     con.execute(f"DROP TABLE {typed_table}")
     rows_rejected = _write_rejects(con, raw.columns, raw, reason_table, target, engine)

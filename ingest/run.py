@@ -360,6 +360,11 @@ class _connect:
         self.con = duckdb.connect(config=config)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
+        # Common-subexpression elimination hoists the fallbacks of the parsing macros (the TIMESTAMPTZ
+        # cast inside ingest_date, trim/lower inside ingest_boolean, the amount regexp) out of their CASE
+        # and COALESCE branches, so they ran for every row instead of only the rows the fast path missed:
+        # 25% of the typing pass on the Salesforce Task extract.
+        self.con.execute("SET disabled_optimizers = 'common_subexpressions'")
         self.con.execute(SQL_MACROS)
         return self.con
 
