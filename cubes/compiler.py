@@ -17,13 +17,24 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from cubes.definitions import Cube, CubeDimension, Fact, Level, Measure, PreAggregation, get_cube
+from cubes.definitions import (
+    ADDITIVE_AGGREGATIONS,
+    Cube,
+    CubeDimension,
+    Fact,
+    Level,
+    Measure,
+    PreAggregation,
+    get_cube,
+)
 from cubes.errors import CubeError, QueryError
 from cubes.query import ROLLING, Drill, Filter, Query
 
 FAR_FUTURE = "9999-12-31 00:00:00"
 FAR_PAST = "1900-01-01 00:00:00"
 PREAGG_SCHEMA = "cubes_preagg"
+GROUPING_COLUMN = "_grouping"  # exact pre-aggregations: which grouping set a stored row belongs to
+EXACT_PREFIX = "m__"  # exact pre-aggregations: the true value of a leaf measure
 DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "trino", "bigquery", "databricks")
 PERIOD_STEP = {
     "day": ("DAY", 1),
@@ -42,6 +53,37 @@ def ident(name: str) -> exp.Identifier:
 def _parse_definition(sql: str) -> exp.Expression:
     """A measure/level expression of a cube definition, parsed once (callers must not modify it)."""
     return sqlglot.parse_one(sql, read="duckdb")
+
+
+# sqlglot's builders (alias_, cast, Select.join) parse their string arguments; compiling is on the path of
+# every query, so the nodes are built directly.
+def named(expression: exp.Expression, name: str, quoted: bool = True) -> exp.Alias:
+    return exp.Alias(this=expression, alias=exp.to_identifier(name, quoted=quoted))
+
+
+def cast_(expression: exp.Expression, type_name: str) -> exp.Cast:
+    return exp.Cast(this=expression, to=exp.DataType(this=exp.DataType.Type[type_name], nested=False))
+
+
+def add_join(
+    select: exp.Select, source: exp.Expression, on: exp.Expression | None = None, kind: str = "left"
+) -> exp.Select:
+    """``select`` with ``source`` joined (``kind``: left, inner or cross), changed in place."""
+    join = (
+        exp.Join(this=source, on=on, side="LEFT")
+        if kind == "left"
+        else exp.Join(this=source, on=on, kind=kind.upper())
+    )
+    select.append("joins", join)
+    return select
+
+
+def cte_table(name: str, alias: str | None = None) -> exp.Table:
+    """A CTE of the compiled query, by its (generated, unquoted) name."""
+    table = exp.Table(this=exp.to_identifier(name))
+    if alias is not None:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return table
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -70,9 +112,9 @@ def literal(value: Any) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(value)
     if isinstance(value, datetime):
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+        return cast_(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
     if isinstance(value, date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+        return cast_(exp.Literal.string(value.isoformat()), "DATE")
     return exp.Literal.string(str(value))
 
 
@@ -89,8 +131,11 @@ class CompiledQuery:
     measures: list[str]
     preaggregations_used: list[str] = field(default_factory=list)
 
-    def to_sql(self, dialect: str = "duckdb", inline: bool = False, pretty: bool = False) -> str:
-        """SQL text for ``dialect``; ``inline`` writes parameter values as escaped literals instead."""
+    def to_sql(
+        self, dialect: str = "duckdb", inline: bool = False, pretty: bool = False, copy: bool = True
+    ) -> str:
+        """SQL text for ``dialect``; ``inline`` writes parameter values as escaped literals instead.
+        ``copy=False`` lets the generator rewrite the tree in place (cheaper, for a tree rendered once)."""
         if dialect not in DIALECTS:
             raise QueryError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
         tree = self.expression
@@ -103,7 +148,7 @@ class CompiledQuery:
                 return node
 
             tree = tree.copy().transform(substitute)
-        return tree.sql(dialect=dialect, pretty=pretty)
+        return tree.sql(dialect=dialect, pretty=pretty, copy=copy and not inline)
 
     @property
     def flag_columns(self) -> list[str]:
@@ -204,9 +249,7 @@ class FactScope:
         for dim in self.dims:
             if dim is skip:
                 continue
-            select = select.join(
-                self.join_source(dim), on=self.join_condition(dim), join_type="left", copy=False
-            )
+            select = add_join(select, self.join_source(dim), self.join_condition(dim))
         return select
 
     def join_source(self, dim: CubeDimension) -> exp.Expression:
@@ -226,9 +269,9 @@ class FactScope:
             expression=exp.Literal.number(1),
         )
         valid_from = exp.Case(
-            ifs=[exp.If(this=first, true=exp.cast(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
+            ifs=[exp.If(this=first, true=cast_(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
         ).else_(col(t2.valid_from))
-        inner = exp.select(exp.Star(), exp.alias_(valid_from, "_valid_from", quoted=True)).from_(
+        inner = exp.select(exp.Star(), named(valid_from, "_valid_from", quoted=True)).from_(
             table_ref(dim.table.table), copy=False
         )
         return exp.Subquery(this=inner, alias=exp.TableAlias(this=ident(alias)))
@@ -243,7 +286,7 @@ class FactScope:
         on = exp.EQ(this=fact_col, expression=col(t2.natural_key, alias))
         if self.customer_version == "current":
             return exp.and_(on, col(t2.is_current, alias))
-        fact_time = exp.cast(col(str(self.fact.time_column), "f"), "TIMESTAMP")
+        fact_time = cast_(col(str(self.fact.time_column), "f"), "TIMESTAMP")
         return exp.and_(
             on,
             exp.GTE(this=fact_time, expression=col("_valid_from", alias)),
@@ -251,7 +294,7 @@ class FactScope:
                 this=fact_time.copy(),
                 expression=exp.Coalesce(
                     this=col(t2.valid_to, alias),
-                    expressions=[exp.cast(exp.Literal.string(FAR_FUTURE), "TIMESTAMP")],
+                    expressions=[cast_(exp.Literal.string(FAR_FUTURE), "TIMESTAMP")],
                 ),
             ),
         )
@@ -296,7 +339,7 @@ def aggregate(m: Measure, scope: FactScope) -> exp.Expression:
     if m.aggregation == "sum":
         return exp.Sum(this=value)
     if m.aggregation == "avg":
-        return exp.Avg(this=exp.cast(value, "DOUBLE"))
+        return exp.Avg(this=cast_(value, "DOUBLE"))
     if m.aggregation == "median":
         return exp.Median(this=value)
     if m.aggregation == "percentile":
@@ -304,6 +347,14 @@ def aggregate(m: Measure, scope: FactScope) -> exp.Expression:
     if m.aggregation == "min":
         return exp.Min(this=value)
     return exp.Max(this=value)
+
+
+@dataclass(frozen=True)
+class ExactRead:
+    """One grouping set a query needs (indices of its levels) and the stored grouping set answering it."""
+
+    grain: list[int]
+    stored: frozenset[str]
 
 
 @dataclass
@@ -397,10 +448,11 @@ class Compiler:
         return next(u for u in self.units if u.fact.name == leaf.fact and u.time == time)
 
     # one CTE per unit ---------------------------------------------------------------------------------
-    def base_cte(self, unit: Unit) -> exp.Select:
-        pre = self.pick_preaggregation(unit)
-        if pre is not None:
-            return self.preagg_cte(unit, pre)
+    def base_cte(self, unit: Unit) -> exp.Expression:
+        picked = self.pick_preaggregation(unit)
+        if picked is not None:
+            pre, reads = picked
+            return self.exact_cte(unit, pre, reads) if pre.exact else self.preagg_cte(unit, pre)
         scope = FactScope(self.cube, unit.fact, self.query.customer_version)
         for ref in self.levels:
             scope.need(
@@ -412,7 +464,7 @@ class Compiler:
                 f"filter on {f.ref.address} with measure(s) {', '.join(m.name for m in unit.leaves)}",
             )
         level_exprs = [scope.level_expr(ref) for ref in self.levels]
-        aggregates = [exp.alias_(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
+        aggregates = [named(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
         where = [filter_condition(scope.level_expr(f.ref), f, self.params) for f in self.filters]
         select = exp.select(*self.grain_columns(level_exprs), *aggregates)
         select = scope.from_(select)
@@ -424,11 +476,11 @@ class Compiler:
         self, level_exprs: list[exp.Expression], keep: list[int] | None = None
     ) -> list[exp.Expression]:
         out: list[exp.Expression] = [
-            exp.alias_(e.copy(), f"_l{i}", quoted=True) for i, e in enumerate(level_exprs)
+            named(e.copy(), f"_l{i}", quoted=True) for i, e in enumerate(level_exprs)
         ]
         if self.query.totals:
             out += [
-                exp.alias_(exp.Grouping(expressions=[e.copy()]), f"_g{i}", quoted=True)
+                named(exp.Grouping(expressions=[e.copy()]), f"_g{i}", quoted=True)
                 for i, e in enumerate(level_exprs)
             ]
         return out
@@ -472,9 +524,9 @@ class Compiler:
         day = col(dim_table.key, "d")
         period_filters = [f for f in self.filters if f.ref.dim is date_ref.dim]
         periods = exp.select(
-            exp.alias_(col(date_ref.level.column, "d"), "_p", quoted=True),
-            exp.alias_(exp.Min(this=day.copy()), "_ps", quoted=True),
-            exp.alias_(exp.Max(this=day.copy()), "_pe", quoted=True),
+            named(col(date_ref.level.column, "d"), "_p", quoted=True),
+            named(exp.Min(this=day.copy()), "_ps", quoted=True),
+            named(exp.Max(this=day.copy()), "_pe", quoted=True),
         ).from_(table_ref(dim_table.table, "d"), copy=False)
         if period_filters:
             periods = periods.where(
@@ -496,7 +548,7 @@ class Compiler:
             if f.ref.dim is not date_ref.dim:
                 scope.need(f.ref.dim, f"filter on {f.ref.address}")
         level_exprs = [col("_p", "p") if ref is date_ref else scope.level_expr(ref) for ref in self.levels]
-        aggregates = [exp.alias_(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
+        aggregates = [named(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
         where = [
             filter_condition(scope.level_expr(f.ref), f, self.params)
             for f in self.filters
@@ -504,11 +556,11 @@ class Compiler:
         ]
         select = scope.from_(exp.select(*self.grain_columns(level_exprs), *aggregates))
         fact_day = col(str(date_ref.dim.joins[unit.fact.name]), "f")
-        select = select.join(
-            exp.to_table(periods_name, alias="p"),
-            on=exp.Between(this=fact_day, low=start, high=end),
-            join_type="inner",
-            copy=False,
+        select = add_join(
+            select,
+            cte_table(periods_name, "p"),
+            exp.Between(this=fact_day, low=start, high=end),
+            "inner",
         )
         if where:
             select = select.where(exp.and_(*where), copy=False)
@@ -520,16 +572,14 @@ class Compiler:
         unit, step = PERIOD_STEP[period]
 
         def shift(e: exp.Expression, n: int, u: str) -> exp.Expression:
-            return exp.cast(
-                exp.DateAdd(this=e, expression=exp.Literal.number(n), unit=exp.Var(this=u)), "DATE"
-            )
+            return cast_(exp.DateAdd(this=e, expression=exp.Literal.number(n), unit=exp.Var(this=u)), "DATE")
 
         if kind == "previous_period":
             return shift(ps, -step, unit), shift(ps.copy(), -1, "DAY")
         if kind == "same_period_last_year":
             return shift(ps, -1, "YEAR"), shift(shift(shift(pe, 1, "DAY"), -1, "YEAR"), -1, "DAY")
         if kind == "ytd":
-            return exp.cast(exp.DateTrunc(unit=exp.Literal.string("YEAR"), this=ps), "DATE"), pe
+            return cast_(exp.DateTrunc(unit=exp.Literal.string("YEAR"), this=ps), "DATE"), pe
         match = ROLLING.match(kind)
         assert match is not None
         months = int(match.group(1))
@@ -538,7 +588,9 @@ class Compiler:
         return shift(shift(pe, 1, "DAY"), -months, "MONTH"), pe.copy()
 
     # pre-aggregations -----------------------------------------------------------------------------------
-    def pick_preaggregation(self, unit: Unit) -> PreAggregation | None:
+    def pick_preaggregation(self, unit: Unit) -> tuple[PreAggregation, list[ExactRead]] | None:
+        """The smallest usable pre-aggregation (fewest levels) for ``unit``, with the stored grouping sets
+        an exact one is read from (empty for an additive one)."""
         if not self.use_preaggregations or unit.time is not None:
             return None
         needed = {r.address for r in self.levels} | {f.ref.address for f in self.filters}
@@ -548,20 +600,46 @@ class Compiler:
             and d.table.type2 is not None
             for a in needed
         )
+        best: tuple[PreAggregation, list[ExactRead]] | None = None
+        available = self.use_preaggregations
         for pre in self.cube.preaggregations:
             if pre.fact != unit.fact.name or not needed <= set(pre.levels):
                 continue
-            available = self.use_preaggregations
+            if best is not None and len(pre.levels) >= len(best[0].levels):
+                continue
             if isinstance(available, set) and preagg_table_name(self.cube, pre) not in available:
                 continue
             if uses_customer and pre.customer_version != self.query.customer_version:
                 continue
-            blocks = {leaf.name for m in pre.measures for leaf in self.cube.leaf_measures(m)}
-            if all(
-                leaf.name in blocks and leaf.aggregation in ("count", "sum", "avg") for leaf in unit.leaves
-            ):
-                return pre
-        return None
+            stored = {leaf.name for m in pre.measures for leaf in self.cube.leaf_measures(m)}
+            if any(leaf.name not in stored for leaf in unit.leaves):
+                continue
+            if pre.exact:
+                reads = self.exact_reads(pre)
+                if reads is not None:
+                    best = (pre, reads)
+            elif all(leaf.aggregation in ADDITIVE_AGGREGATIONS for leaf in unit.leaves):
+                best = (pre, [])
+        return best
+
+    def exact_reads(self, pre: PreAggregation) -> list[ExactRead] | None:
+        """For each grouping set the query needs, the stored grouping set holding its true values, or None.
+
+        A stored group is the answer for a query group only if it covers the same fact rows: every filtered
+        level must be a level of the stored set (a filter then keeps or drops whole groups), and a stored
+        level that the query group does not have must be pinned to one member by an ``eq`` filter."""
+        filtered = {f.ref.address for f in self.filters}
+        pinned = {f.ref.address for f in self.filters if f.op == "eq"}
+        reads: list[ExactRead] = []
+        for grain in _grouping_sets(
+            list(range(self.n_rows)), list(range(self.n_rows, len(self.levels))), self.query.totals
+        ):
+            addresses = {self.levels[i].address for i in grain}
+            stored = frozenset(addresses | filtered)
+            if not (stored - addresses) <= pinned or stored not in pre.grouping_sets:
+                return None
+            reads.append(ExactRead(grain, stored))
+        return reads
 
     def preagg_cte(self, unit: Unit, pre: PreAggregation) -> exp.Select:
         self.preaggs_used.append(pre.name)
@@ -569,18 +647,18 @@ class Compiler:
         aggregates: list[exp.Expression] = []
         for m in unit.leaves:
             if m.aggregation == "count":
-                value: exp.Expression = exp.cast(exp.Sum(this=col(f"cnt__{m.name}", "f")), "BIGINT")
+                value: exp.Expression = cast_(exp.Sum(this=col(f"cnt__{m.name}", "f")), "BIGINT")
             elif m.aggregation == "sum":
                 value = exp.Sum(this=col(f"sum__{m.name}", "f"))
             else:
                 value = exp.Div(
                     this=exp.Sum(this=col(f"sum__{m.name}", "f")),
                     expression=exp.Nullif(
-                        this=exp.cast(exp.Sum(this=col(f"cnt__{m.name}", "f")), "DOUBLE"),
+                        this=cast_(exp.Sum(this=col(f"cnt__{m.name}", "f")), "DOUBLE"),
                         expression=exp.Literal.number(0),
                     ),
                 )
-            aggregates.append(exp.alias_(value, f"m_{m.name}", quoted=True))
+            aggregates.append(named(value, f"m_{m.name}", quoted=True))
         select = exp.select(*self.grain_columns(level_exprs), *aggregates).from_(
             exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True),
             copy=False,
@@ -589,6 +667,46 @@ class Compiler:
         if where:
             select = select.where(exp.and_(*where), copy=False)
         return self.group(select, level_exprs, [])
+
+    def exact_cte(self, unit: Unit, pre: PreAggregation, reads: list[ExactRead]) -> exp.Expression:
+        """Stored true values, one branch per grouping set of the query, shaped like a base CTE."""
+        self.preaggs_used.append(pre.name)
+        branches: list[exp.Select] = []
+        for read in reads:
+            outputs: list[exp.Expression] = [
+                named(col(ref.address, "f") if i in read.grain else exp.null(), f"_l{i}", quoted=True)
+                for i, ref in enumerate(self.levels)
+            ]
+            if self.query.totals:
+                outputs += [
+                    named(exp.Literal.number(0 if i in read.grain else 1), f"_g{i}", quoted=True)
+                    for i in range(len(self.levels))
+                ]
+            for m in unit.leaves:
+                stored: exp.Expression = col(f"{EXACT_PREFIX}{m.name}", "f")
+                if not read.grain:
+                    # A grand total exists even over no fact rows (as GROUP BY () gives): aggregate the
+                    # zero or one stored row to the value an empty aggregate has.
+                    stored = exp.AnyValue(this=stored)
+                    if m.aggregation in ("count", "count_distinct"):
+                        stored = exp.Coalesce(this=stored, expressions=[exp.Literal.number(0)])
+                outputs.append(named(stored, f"m_{m.name}", quoted=True))
+            where = [
+                exp.EQ(
+                    this=col(GROUPING_COLUMN, "f"),
+                    expression=exp.Literal.number(grouping_mask(pre, read.stored)),
+                ),
+                *[filter_condition(col(f.ref.address, "f"), f, self.params) for f in self.filters],
+            ]
+            branch = exp.select(*outputs).from_(
+                exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True),
+                copy=False,
+            )
+            branches.append(branch.where(exp.and_(*where), copy=False))
+        out: exp.Expression = branches[0]
+        for branch in branches[1:]:
+            out = exp.union(out, branch, distinct=False)
+        return out
 
     # final select ---------------------------------------------------------------------------------------
     def measure_expr(
@@ -612,9 +730,9 @@ class Compiler:
             return out
 
         return exp.Div(
-            this=exp.cast(total(m.numerator), "DOUBLE"),
+            this=cast_(total(m.numerator), "DOUBLE"),
             expression=exp.Nullif(
-                this=exp.cast(total(m.denominator), "DOUBLE"), expression=exp.Literal.number(0)
+                this=cast_(total(m.denominator), "DOUBLE"), expression=exp.Literal.number(0)
             ),
         )
 
@@ -628,38 +746,42 @@ class Compiler:
         base_units = [u for u in self.units if u.time is None] or self.units
         joined = len(self.units) > 1
         if not joined:
-            source: exp.Expression = exp.to_table(self.units[0].name)
+            source: exp.Expression = cte_table(self.units[0].name)
             key = self.units[0].name
         elif n == 0:
             key = ""
-            source = exp.to_table(self.units[0].name)
+            source = cte_table(self.units[0].name)
         else:
-            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(base_units[0].name, copy=False)
+            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(
+                cte_table(base_units[0].name), copy=False
+            )
             for u in base_units[1:]:
                 union = exp.union(
-                    union, exp.select(*[col(c) for c in names]).from_(u.name, copy=False), distinct=True
+                    union,
+                    exp.select(*[col(c) for c in names]).from_(cte_table(u.name), copy=False),
+                    distinct=True,
                 )
             self.ctes.append(("keys", union))
             key = "keys"
-            source = exp.to_table("keys")
+            source = cte_table("keys")
 
         outputs: list[exp.Expression] = []
         for i, ref in enumerate(self.levels):
-            outputs.append(exp.alias_(col(f"_l{i}", key or self.units[0].name), ref.address, quoted=True))
+            outputs.append(named(col(f"_l{i}", key or self.units[0].name), ref.address, quoted=True))
         if self.query.totals:
             for i, ref in enumerate(self.levels):
                 flag = exp.EQ(this=col(f"_g{i}", key or self.units[0].name), expression=exp.Literal.number(1))
-                outputs.append(exp.alias_(flag, f"{ref.address}__total", quoted=True))
+                outputs.append(named(flag, f"{ref.address}__total", quoted=True))
         measure_outputs = {
             ref.alias: self.measure_expr(ref.name, ref.time, joined and n > 0) for ref in self.refs
         }
-        outputs += [exp.alias_(e, alias, quoted=True) for alias, e in measure_outputs.items()]
+        outputs += [named(e, alias, quoted=True) for alias, e in measure_outputs.items()]
         select = exp.select(*outputs).from_(source, copy=False)
         if joined:
             for u in self.units:
                 if n == 0:
                     if u is not self.units[0]:
-                        select = select.join(exp.to_table(u.name), join_type="cross", copy=False)
+                        select = add_join(select, cte_table(u.name), kind="cross")
                     continue
                 on = [
                     exp.NullSafeEQ(this=col(f"_l{i}", "keys"), expression=col(f"_l{i}", u.name))
@@ -669,9 +791,16 @@ class Compiler:
                     on += [
                         exp.EQ(this=col(f"_g{i}", "keys"), expression=col(f"_g{i}", u.name)) for i in range(n)
                     ]
-                select = select.join(exp.to_table(u.name), on=exp.and_(*on), join_type="left", copy=False)
-        for name, cte in self.ctes:
-            select = select.with_(name, as_=cte, copy=False)
+                select = add_join(select, cte_table(u.name), exp.and_(*on))
+        select.set(
+            "with_",
+            exp.With(
+                expressions=[
+                    exp.CTE(this=cte, alias=exp.TableAlias(this=exp.to_identifier(name)))
+                    for name, cte in self.ctes
+                ]
+            ),
+        )
         final = self.order_and_top(select, measure_outputs)
         return CompiledQuery(
             self.cube,
@@ -708,7 +837,7 @@ class Compiler:
                     expressions=[exp.Ordered(this=col(top.measure), desc=not top.bottom, nulls_first=False)]
                 ),
             )
-            inner = exp.select(exp.Star(), exp.alias_(rank, "_rank", quoted=True)).from_(
+            inner = exp.select(exp.Star(), named(rank, "_rank", quoted=True)).from_(
                 exp.Subquery(this=select, alias=exp.TableAlias(this=ident("q"))), copy=False
             )
             keep = exp.LTE(this=col("_rank"), expression=exp.Literal.number(top.n))
@@ -736,6 +865,15 @@ class Compiler:
 
 def preagg_table_name(cube: Cube, pre: PreAggregation) -> str:
     return f"{cube.name}__{pre.name}"
+
+
+def grouping_mask(pre: PreAggregation, stored: frozenset[str]) -> int:
+    """DuckDB's GROUPING(level, ...) over the levels of ``pre`` for the grouping set ``stored``: the first
+    level is the highest bit, a bit is set when the level is rolled up."""
+    mask = 0
+    for address in pre.levels:
+        mask = (mask << 1) | (address not in stored)
+    return mask
 
 
 def compile_query(

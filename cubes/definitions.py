@@ -130,11 +130,19 @@ class Measure:
 
 @dataclass(frozen=True)
 class PreAggregation:
+    """Additive (default): building blocks per group of ``levels``, summed to any coarser grain.
+
+    Exact: every measure's true aggregate (medians, distinct counts too) stored for each grouping set of
+    ``grouping_sets`` only; a query is answered from it only when each grouping set it needs is stored.
+    """
+
     name: str
     fact: str
     levels: tuple[str, ...]  # 'dimension.level'
     measures: tuple[str, ...]
     customer_version: str = "as_at"
+    exact: bool = False
+    grouping_sets: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,19 +352,55 @@ def parse_cube(data: dict[str, Any], shared: dict[str, DimensionTable], source: 
                 str(dspec.get("description", "")),
             )
     measures = {mn: _parse_measure(mn, ms, where) for mn, ms in (_req(data, "measures", where) or {}).items()}
-    preaggs = tuple(
-        PreAggregation(
-            name=str(_req(p, "name", f"{where}: pre-aggregation")),
-            fact=str(_req(p, "fact", f"{where}: pre-aggregation {p.get('name')}")),
-            levels=tuple(_req(p, "levels", f"{where}: pre-aggregation {p.get('name')}")),
-            measures=tuple(_req(p, "measures", f"{where}: pre-aggregation {p.get('name')}")),
-            customer_version=str(p.get("customer_version", "as_at")),
-        )
-        for p in data.get("preaggregations") or ()
-    )
+    preaggs = tuple(_parse_preaggregation(p, where) for p in data.get("preaggregations") or ())
     cube = Cube(name, str(data.get("description", "")), facts, dimensions, measures, preaggs, source)
     validate_cube(cube)
     return cube
+
+
+def _parse_preaggregation(spec: Any, where: str) -> PreAggregation:
+    pw = f"{where}: pre-aggregation {spec.get('name') if isinstance(spec, dict) else '?'}"
+    levels = tuple(_req(spec, "levels", pw))
+    exact = spec.get("exact", False)
+    if not isinstance(exact, bool):
+        raise DefinitionError(f"{pw}: exact must be true or false")
+    sets_spec = spec.get("grouping_sets")
+    if sets_spec is not None and not exact:
+        raise DefinitionError(
+            f"{pw}: grouping_sets are only for exact pre-aggregations (additive ones roll up any subset "
+            "of their levels); add exact: true or remove grouping_sets"
+        )
+    if sets_spec is None:
+        grouping_sets: tuple[frozenset[str], ...] = (frozenset(levels),) if exact else ()
+    else:
+        if (
+            not isinstance(sets_spec, list)
+            or not all(isinstance(g, list) for g in sets_spec)
+            or not sets_spec
+        ):
+            raise DefinitionError(
+                f"{pw}: grouping_sets must be a non-empty list of lists of levels ([] = total)"
+            )
+        grouping_sets = tuple(frozenset(g) for g in sets_spec)
+        for g, raw in zip(grouping_sets, sets_spec, strict=True):
+            unknown = [a for a in raw if a not in levels]
+            if unknown:
+                raise DefinitionError(
+                    f"{pw}: grouping set {raw} names {', '.join(unknown)}, not among its levels {list(levels)}"
+                )
+            if len(g) != len(raw):
+                raise DefinitionError(f"{pw}: grouping set {raw} names a level twice")
+        if len(set(grouping_sets)) != len(grouping_sets):
+            raise DefinitionError(f"{pw}: a grouping set is listed twice")
+    return PreAggregation(
+        name=str(_req(spec, "name", f"{where}: pre-aggregation")),
+        fact=str(_req(spec, "fact", pw)),
+        levels=levels,
+        measures=tuple(_req(spec, "measures", pw)),
+        customer_version=str(spec.get("customer_version", "as_at")),
+        exact=exact,
+        grouping_sets=grouping_sets,
+    )
 
 
 def expression_columns(sql: str, where: str) -> list[exp.Column]:
@@ -416,8 +460,18 @@ def validate_cube(cube: Cube) -> None:
                 _check_measure_column(cube, fact, col, mw)
     for m in cube.measures.values():
         _check_no_cycle(cube, m.name, [])
+    names = [p.name for p in cube.preaggregations]
     for p in cube.preaggregations:
         pw = f"{where}: pre-aggregation {p.name}"
+        if names.count(p.name) > 1:
+            raise DefinitionError(f"{pw}: the name is used by another pre-aggregation of the cube")
+        if p.exact and not p.levels:
+            raise DefinitionError(f"{pw}: an exact pre-aggregation needs at least one level")
+        unused = [a for a in p.levels if not any(a in g for g in p.grouping_sets)]
+        if p.exact and unused:
+            raise DefinitionError(
+                f"{pw}: level(s) {', '.join(unused)} are in no grouping set; add them to one or remove them"
+            )
         if p.fact not in cube.facts:
             raise DefinitionError(f"{pw}: unknown fact {p.fact!r}")
         if p.customer_version not in {"as_at", "current"}:
@@ -432,10 +486,11 @@ def validate_cube(cube: Cube) -> None:
         for mname in p.measures:
             if mname not in cube.measures:
                 raise DefinitionError(f"{pw}: unknown measure {mname!r}")
-            if not cube.is_additive(mname):
+            if not p.exact and not cube.is_additive(mname):
                 raise DefinitionError(
                     f"{pw}: measure {mname} is not additive (distinct counts, medians, percentiles, min/max "
-                    "cannot be rolled up from a pre-aggregation)"
+                    "cannot be rolled up from a pre-aggregation); declare an exact pre-aggregation "
+                    "(exact: true, grouping_sets: the level sets to store) for it"
                 )
             facts = {leaf.fact for leaf in cube.leaf_measures(mname)}
             if facts != {p.fact}:

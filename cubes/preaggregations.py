@@ -1,17 +1,35 @@
-"""Pre-aggregations: additive building blocks of declared measures, materialised per declared grain.
+"""Pre-aggregations of declared measures, materialised per declared grain.
 
-Tables live in schema ``cubes_preagg`` as ``<cube>__<name>``: one column per level (named by its address)
-and per building block (``cnt__<measure>`` for counts and for the denominators of means, ``sum__<measure>``
-for sums and the numerators of means). The compiler routes a fact's measures to a table only when every
-level and filter of the query is a column of it and every measure is rebuilt from sums of its blocks.
+Tables live in schema ``cubes_preagg`` as ``<cube>__<name>``, one column per level (named by its address).
+
+Additive ones hold building blocks (``cnt__<measure>`` for counts and for the denominators of means,
+``sum__<measure>`` for sums and the numerators of means); the compiler routes a fact's measures to one only
+when every level and filter of the query is a column of it and every measure is rebuilt from sums of its
+blocks.
+
+Exact ones hold each leaf measure's true aggregate (``m__<measure>``: medians, percentiles and distinct
+counts too) for every declared grouping set, computed from the base facts with GROUPING SETS, and
+``_grouping`` (GROUPING() of the levels) telling the sets apart; nothing is ever summed from them, the
+compiler reads the stored set that has exactly the query's grain (see ``Compiler.exact_reads``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import duckdb
 from sqlglot import exp
 
-from cubes.compiler import PREAGG_SCHEMA, FactScope, LevelRef, preagg_table_name
+from cubes.compiler import (
+    EXACT_PREFIX,
+    GROUPING_COLUMN,
+    PREAGG_SCHEMA,
+    FactScope,
+    LevelRef,
+    aggregate,
+    preagg_table_name,
+)
 from cubes.definitions import Cube, Measure, PreAggregation, default_cubes
 from cubes.engine import forget_preaggregations
 
@@ -47,12 +65,45 @@ def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Select:
             if leaf not in leaves:
                 leaves.append(leaf)
     level_exprs = [scope.level_expr(ref) for ref in refs]
+    levels = [exp.alias_(e, ref.address, quoted=True) for e, ref in zip(level_exprs, refs, strict=True)]
+    if pre.exact:
+        values = [
+            exp.alias_(aggregate(leaf, scope), f"{EXACT_PREFIX}{leaf.name}", quoted=True) for leaf in leaves
+        ]
+        grouping = exp.Grouping(expressions=[e.copy() for e in level_exprs])
+        select = scope.from_(exp.select(*levels, exp.alias_(grouping, GROUPING_COLUMN, quoted=True), *values))
+        by_address = dict(zip(pre.levels, level_exprs, strict=True))
+        sets = [
+            exp.Tuple(expressions=[by_address[a].copy() for a in pre.levels if a in stored])
+            for stored in pre.grouping_sets
+        ]
+        return select.group_by(exp.GroupingSets(expressions=sets), copy=False)
     blocks = [b for leaf in leaves for b in building_blocks(leaf, scope)]
-    select = exp.select(
-        *[exp.alias_(e, ref.address, quoted=True) for e, ref in zip(level_exprs, refs, strict=True)], *blocks
-    )
-    select = scope.from_(select)
+    select = scope.from_(exp.select(*levels, *blocks))
     return select.group_by(*[e.copy() for e in level_exprs]) if level_exprs else select
+
+
+FINGERPRINT_PREFIX = "crmwh pre-aggregation "
+
+
+def fingerprint(cube: Cube, pre: PreAggregation) -> str:
+    """Identity of a pre-aggregation's content: a hash of the SQL that computes it, stored as the table's
+    comment. A table left by other definitions (older code, an edited YAML) has another fingerprint and is
+    never read, so a stale pre-aggregation can neither fail a query nor answer with outdated numbers."""
+    sql = preaggregation_sql(cube, pre).sql("duckdb")
+    return FINGERPRINT_PREFIX + hashlib.sha256(sql.encode()).hexdigest()[:20]
+
+
+def fingerprints(cubes: dict[str, Cube] | None = None) -> dict[str, str]:
+    """Table name -> expected fingerprint of every declared pre-aggregation."""
+    if cubes is None:
+        return dict(_default_fingerprints())
+    return {preagg_table_name(c, p): fingerprint(c, p) for c in cubes.values() for p in c.preaggregations}
+
+
+@functools.cache
+def _default_fingerprints() -> tuple[tuple[str, str], ...]:
+    return tuple(fingerprints(default_cubes()).items())
 
 
 def materialise(con: duckdb.DuckDBPyConnection, cubes: dict[str, Cube] | None = None) -> dict[str, int]:
@@ -68,6 +119,8 @@ def materialise(con: duckdb.DuckDBPyConnection, cubes: dict[str, Cube] | None = 
                 this=target, kind="TABLE", expression=preaggregation_sql(cube, pre), replace=True
             )
             con.execute(create.sql("duckdb"))
+            comment = exp.Literal.string(fingerprint(cube, pre)).sql("duckdb")
+            con.execute(f"comment on table {target.sql('duckdb')} is {comment}")
             counts[name] = con.execute(exp.select("count(*)").from_(target).sql("duckdb")).fetchall()[0][0]
     forget_preaggregations(con)
     return counts

@@ -95,7 +95,7 @@ def test_non_additive_measures_never_use_preaggregations():
         Query("pipeline", ["stage_conversion_rate"], rows=["date.month"]),
         Query("service", ["first_response_seconds_median"], rows=["channel.group"]),
         Query("customer_value", ["customers"], rows=["customer.segment"], customer_version="current"),
-        Query("pipeline", ["won"], rows=["date.week"]),  # week is not a level of the pre-aggregation
+        Query("pipeline", ["won"], rows=["date.day"]),  # day is not a level of a pipeline pre-aggregation
     ):
         assert compile_query(q, use_preaggregations=True).preaggregations_used == []
 
@@ -137,3 +137,43 @@ def test_views_agree_with_engine(built):
     }
     for group, n in svc:
         assert engine.get(group, 0) == n
+
+
+def test_stale_preaggregation_is_never_read(warehouse_file, tmp_path):
+    """A pre-aggregation table left by other definitions (older code, an edited YAML) is ignored until
+    `materialise` rebuilds it from the current ones."""
+    from cubes.engine import available_preaggregations, compile_with_sql, forget_preaggregations
+
+    path = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse_file, path)
+    con = duckdb.connect(str(path))
+    try:
+        materialise(con)
+        fresh = available_preaggregations(con)
+        query = PREAGG_QUERIES[0]
+        compiled, sql = compile_with_sql(con, query)
+        used = compiled.preaggregations_used[0]
+        table = f"{query.cube}__{used}"
+        assert table in fresh and "cubes_preagg" in sql
+        right = run_query(con, query, pivot=False).to_pylist()
+
+        # Yesterday's table of that name: a column short and with other numbers.
+        con.execute(f'create or replace table cubes_preagg."{table}" as select 1 as "date.quarter"')
+        con.execute(
+            f"comment on table cubes_preagg.\"{table}\" is 'crmwh pre-aggregation 0123456789abcdef0123'"
+        )
+        forget_preaggregations(con)
+        assert table not in available_preaggregations(con)
+        assert available_preaggregations(con) == fresh - {table}
+        compiled, sql = compile_with_sql(con, query)
+        assert used not in compiled.preaggregations_used
+        assert run_query(con, query, pivot=False).to_pylist() == right
+
+        con.execute(f'comment on table cubes_preagg."{table}" is null')
+        forget_preaggregations(con)
+        assert table not in available_preaggregations(con)
+
+        materialise(con)
+        assert available_preaggregations(con) == fresh
+    finally:
+        con.close()
