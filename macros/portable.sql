@@ -7,12 +7,14 @@
     {{ return(adapter.dispatch('sort_key', 'crmwh')(fields)) }}
 {%- endmacro %}
 
+{#- The struct encoded once as a byte string that compares as the struct does: min_by/max_by
+    then compare bytes instead of encoding the struct again in every aggregate over it. -#}
 {% macro default__sort_key(fields) -%}
-    struct_pack(
+    create_sort_key(struct_pack(
         {%- for name, expression in fields %}
         {{ name }} := {{ expression }}{% if not loop.last %},{% endif %}
         {%- endfor %}
-    )
+    ), 'asc nulls last')
 {%- endmacro %}
 
 {#- Spark orders a null struct field before every value, so each field is preceded by its

@@ -28,32 +28,22 @@ business_hours as (
 
 sequenced as (
 
+    {#- outbound_count: the outbounds of the thread up to and including the row. An inbound is
+        answered by the outbound numbered one more than its count, so one running count over
+        one sort finds every answer (no row positions and no second window over them). -#}
     select
         interaction_id,
         thread_id,
         direction,
         occurred_at,
-        row_number() over (partition by thread_id order by occurred_at, interaction_id) as thread_position
+        count(case when direction = 'outbound' then 1 end) over (
+            partition by thread_id
+            order by occurred_at, interaction_id
+            rows between unbounded preceding and current row
+        ) as outbound_count
     from interactions
     where occurred_at is not null
         and channel_key in (select asynchronous_channels.channel_name from asynchronous_channels)
-
-),
-
-next_outbound as (
-
-    select
-        interaction_id,
-        thread_id,
-        direction,
-        occurred_at,
-        thread_position,
-        min(case when direction = 'outbound' then thread_position end) over (
-            partition by thread_id
-            order by thread_position
-            rows between 1 following and unbounded following
-        ) as answering_position
-    from sequenced
 
 ),
 
@@ -61,12 +51,11 @@ answered_inbound as (
 
     select
         thread_id,
-        answering_position,
+        outbound_count + 1 as answering_outbound_number,
         min(occurred_at) as first_unanswered_at
-    from next_outbound
+    from sequenced
     where direction = 'inbound'
-        and answering_position is not null
-    group by thread_id, answering_position
+    group by thread_id, outbound_count + 1
 
 ),
 
@@ -77,11 +66,12 @@ responses as (
         sequenced.thread_id,
         answered_inbound.first_unanswered_at as response_started_at,
         sequenced.occurred_at as responded_at,
-        row_number() over (partition by sequenced.thread_id order by sequenced.thread_position) as response_number
+        row_number() over (partition by sequenced.thread_id order by sequenced.outbound_count) as response_number
     from sequenced
     inner join answered_inbound
         on sequenced.thread_id = answered_inbound.thread_id
-            and sequenced.thread_position = answered_inbound.answering_position
+            and sequenced.outbound_count = answered_inbound.answering_outbound_number
+    where sequenced.direction = 'outbound'
 
 ),
 
