@@ -24,6 +24,53 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_identity(path: Path) -> dict[str, int]:
+    """What the file system says about a file's version: device, inode, size and modification time."""
+    info = path.stat()
+    return {"device": info.st_dev, "inode": info.st_ino, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+
+
+def known_checksums(lake: Path) -> dict[tuple[str, int, int, int, int], str]:
+    """sha256 of the files already loaded, keyed by path and file identity (``file_identity``).
+
+    A nightly inbox keeps every earlier extract (gigabytes at large scale) and re-reading all of it to
+    find the one new file cost seconds per run; a file whose path, inode, size and modification time
+    are unchanged is the file that was hashed then, as for make and rsync. Anything else is hashed."""
+    known: dict[tuple[str, int, int, int, int], str] = {}
+    for record in read_manifest(lake).values():
+        identity = record.get("file_identity")
+        if identity and record.get("sha256") and record.get("status") in DONE_STATUSES:
+            key = (
+                str(record["path"]),
+                int(identity["device"]),
+                int(identity["inode"]),
+                int(identity["size"]),
+                int(identity["mtime_ns"]),
+            )
+            known[key] = str(record["sha256"])
+    return known
+
+
+def remember_identity(lake: Path, load_id: str, path: str, identity: dict[str, int]) -> None:
+    """Add the file identity to the record of a load found again at the same path (records written
+    before identities were kept, or a file copied back with a new mtime), so the next run skips hashing it."""
+    record_path = manifest_path(lake, load_id)
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if record.get("path") == path and record.get("file_identity") != identity:
+        record["file_identity"] = identity
+        write_atomic(record_path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
+
+
+def checksum(path: Path, known: dict[tuple[str, int, int, int, int], str] | None = None) -> str:
+    """The file's sha256: from ``known`` when the file is unchanged since it was hashed, else read."""
+    if known:
+        identity = file_identity(path)
+        key = (str(path), identity["device"], identity["inode"], identity["size"], identity["mtime_ns"])
+        if key in known:
+            return known[key]
+    return file_sha256(path)
+
+
 def make_load_id(source: str, object_name: str, sha256: str) -> str:
     """Stable id of loading these bytes as this object: a re-run rewrites the same paths."""
     return hashlib.sha256(f"{source}/{object_name}/{sha256}".encode()).hexdigest()[:20]

@@ -22,7 +22,18 @@ from ingest.config import EngineConfig
 from ingest.contracts import ObjectContract, SourceContract, load_contracts
 from ingest.errors import IngestError, UnreadableFileError
 from ingest.land import LandResult, LoadTarget, empty_landed_select, land, write_parquet
-from ingest.manifest import file_sha256, is_done, make_load_id, manifest_path, write_atomic, write_record
+from ingest.manifest import (
+    checksum,
+    file_identity,
+    file_sha256,
+    is_done,
+    known_checksums,
+    make_load_id,
+    manifest_path,
+    remember_identity,
+    write_atomic,
+    write_record,
+)
 from ingest.names import object_name, split_file_name
 from ingest.report import FileReport, IngestReport
 from ingest.standardise import SQL_MACROS
@@ -58,6 +69,7 @@ def ingest_paths(
             raise IngestError(f"{root}: no such file or directory{hint}")
     files = sorted(set(_discover(roots, lake)))
     report = IngestReport()
+    known = known_checksums(lake)
     with _connect(lake, engine) as con:
         ensure_lake(settings, contracts, con=con)
         ingested_at = datetime.now(UTC).replace(tzinfo=None)
@@ -68,14 +80,24 @@ def ingest_paths(
                     bar.update(task, description=f"ingest {path.name}")
                     report.files.extend(
                         ingest_file(
-                            con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones
+                            con,
+                            settings,
+                            contracts,
+                            path,
+                            engine,
+                            ingested_at,
+                            f"f{index}",
+                            tombstones,
+                            known,
                         )
                     )
                     bar.advance(task)
         else:
             for index, path in enumerate(files):
                 report.files.extend(
-                    ingest_file(con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones)
+                    ingest_file(
+                        con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones, known
+                    )
                 )
     return report
 
@@ -121,12 +143,15 @@ def ingest_file(
     ingested_at: datetime,
     prefix: str,
     tombstones: Tombstones | None = None,
+    known: dict[tuple[str, int, int, int, int], str] | None = None,
 ) -> list[FileReport]:
-    """Ingest one file: its main object plus any object exploded from it. Never raises for bad data."""
+    """Ingest one file: its main object plus any object exploded from it. Never raises for bad data.
+    ``known``: checksums of files already loaded (``known_checksums``), to skip re-reading them."""
     lake = settings.lake_dir
     started = datetime.now(UTC)
     source = detect_source(path, settings.ingest.source_aliases)
-    sha256 = file_sha256(path)
+    identity = file_identity(path)
+    sha256 = checksum(path, known)
     if source is None or source not in contracts:
         known = ", ".join(sorted(settings.ingest.source_aliases))
         why = (
@@ -145,6 +170,7 @@ def ingest_file(
     if fmt is None:
         return [quarantine(lake, path, source, sha256, f"unsupported file type {path.name!r}", started)]
     if is_done(lake, load_id) and _manifest_status(lake, load_id) != "quarantined":
+        remember_identity(lake, load_id, str(path), identity)
         return [
             FileReport(
                 path=str(path),
@@ -186,6 +212,7 @@ def ingest_file(
         "object": object_,
         "sha256": sha256,
         "size": path.stat().st_size,
+        "file_identity": identity,
         "format": fmt,
         "status": main.status,
         "rows_read": main.rows_read,

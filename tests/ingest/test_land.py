@@ -115,6 +115,58 @@ def test_a_changed_file_with_the_same_name_is_a_new_load(settings: Settings) -> 
     assert len(manifest(settings)) == 2
 
 
+def test_unchanged_files_are_recognised_by_their_identity_without_rereading(settings: Settings) -> None:
+    """The manifest keeps each file's identity (inode, size, mtime): an unchanged file is not hashed
+    again. The trade-off, as for make and rsync: a file rewritten in place with its size and mtime
+    restored is taken for the old one; touching it (a new mtime) makes ingest read it again."""
+    import os
+
+    path = write(settings.inbox_dir / "billing" / "orders.csv", f"{ORDERS_HEADER}\n{order_line('O-1')}\n")
+    (first,) = ingest_paths(settings).files
+    (record,) = manifest(settings)
+    info = path.stat()
+    assert record["file_identity"] == {
+        "device": info.st_dev,
+        "inode": info.st_ino,
+        "size": info.st_size,
+        "mtime_ns": info.st_mtime_ns,
+    }
+    with path.open("r+b") as handle:  # same size, other bytes, mtime put back: not read again
+        text = handle.read()
+        handle.seek(0)
+        handle.write(text.replace(b"O-1", b"O-9"))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    (second,) = ingest_paths(settings).files
+    assert (second.status, second.load_id) == ("skipped", first.load_id)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    (third,) = ingest_paths(settings).files
+    assert third.load_id != first.load_id and third.status == "landed"
+    landed = rows(settings.lake_dir / "billing" / "order" / f"{third.load_id}.parquet")
+    assert [r["order_id"] for r in landed] == ["O-9"]
+
+
+def test_a_record_without_file_identity_learns_it_when_the_file_is_seen_again(settings: Settings) -> None:
+    """Lakes ingested before identities were kept: the first skip of an unchanged file records it."""
+    path = write(settings.inbox_dir / "billing" / "orders.csv", f"{ORDERS_HEADER}\n{order_line('O-1')}\n")
+    (first,) = ingest_paths(settings).files
+    record_path = settings.lake_dir / "_manifest" / f"{first.load_id}.json"
+    record = json.loads(record_path.read_text())
+    identity = record.pop("file_identity")
+    record_path.write_text(json.dumps(record))
+    (second,) = ingest_paths(settings).files
+    assert second.status == "skipped"
+    assert (
+        json.loads(record_path.read_text())["file_identity"]
+        == identity
+        == {
+            "device": path.stat().st_dev,
+            "inode": path.stat().st_ino,
+            "size": path.stat().st_size,
+            "mtime_ns": path.stat().st_mtime_ns,
+        }
+    )
+
+
 def test_schema_drift_is_kept_and_reported(settings: Settings, case_inbox: Path) -> None:
     (report,) = ingest_paths(settings, [case_inbox / "salesforce" / "Account.csv"]).files
     assert report.drift_columns == ["mc_4_sf_mc_subscriber_c"]
