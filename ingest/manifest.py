@@ -61,13 +61,14 @@ def remember_identity(lake: Path, load_id: str, path: str, identity: dict[str, i
         write_atomic(record_path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
 
 
-def checksum(path: Path, known: dict[tuple[str, int, int, int, int], str] | None = None) -> str:
-    """The file's sha256: from ``known`` when the file is unchanged since it was hashed, else read."""
-    if known:
-        identity = file_identity(path)
-        key = (str(path), identity["device"], identity["inode"], identity["size"], identity["mtime_ns"])
-        if key in known:
-            return known[key]
+def checksum(
+    path: Path, identity: dict[str, int], known: dict[tuple[str, int, int, int, int], str] | None = None
+) -> str:
+    """The file's sha256: from ``known`` when the file (``identity``, from ``file_identity``) is unchanged
+    since it was hashed, else read."""
+    key = (str(path), identity["device"], identity["inode"], identity["size"], identity["mtime_ns"])
+    if known and key in known:
+        return known[key]
     return file_sha256(path)
 
 

@@ -151,11 +151,11 @@ def ingest_file(
     started = datetime.now(UTC)
     source = detect_source(path, settings.ingest.source_aliases)
     identity = file_identity(path)
-    sha256 = checksum(path, known)
+    sha256 = checksum(path, identity, known)
     if source is None or source not in contracts:
-        known = ", ".join(sorted(settings.ingest.source_aliases))
+        known_sources = ", ".join(sorted(settings.ingest.source_aliases))
         why = (
-            f"unknown source: no parent directory is a known source ({known}); "
+            f"unknown source: no parent directory is a known source ({known_sources}); "
             "add the directory name to [ingest.source_aliases]"
             if source is None
             else f"source {source!r} has no contract in ingest/contracts/"
