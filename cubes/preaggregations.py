@@ -86,11 +86,12 @@ def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Select:
 FINGERPRINT_PREFIX = "crmwh pre-aggregation "
 
 
-def fingerprint(cube: Cube, pre: PreAggregation) -> str:
-    """Identity of a pre-aggregation's content: a hash of the SQL that computes it, stored as the table's
-    comment. A table left by other definitions (older code, an edited YAML) has another fingerprint and is
-    never read, so a stale pre-aggregation can neither fail a query nor answer with outdated numbers."""
-    sql = preaggregation_sql(cube, pre).sql("duckdb")
+def fingerprint(cube: Cube, pre: PreAggregation, select: exp.Select | None = None) -> str:
+    """Identity of a pre-aggregation's content: a hash of the SQL that computes it (``select``, compiled
+    here when not given), stored as the table's comment. A table left by other definitions (older code, an
+    edited YAML) has another fingerprint and is never read, so a stale pre-aggregation can neither fail a
+    query nor answer with outdated numbers."""
+    sql = (select if select is not None else preaggregation_sql(cube, pre)).sql("duckdb")
     return FINGERPRINT_PREFIX + hashlib.sha256(sql.encode()).hexdigest()[:20]
 
 
@@ -115,11 +116,10 @@ def materialise(con: duckdb.DuckDBPyConnection, cubes: dict[str, Cube] | None = 
         for pre in cube.preaggregations:
             name = preagg_table_name(cube, pre)
             target = exp.table_(name, db=PREAGG_SCHEMA, quoted=True)
-            create = exp.Create(
-                this=target, kind="TABLE", expression=preaggregation_sql(cube, pre), replace=True
-            )
+            select = preaggregation_sql(cube, pre)
+            comment = exp.Literal.string(fingerprint(cube, pre, select)).sql("duckdb")
+            create = exp.Create(this=target, kind="TABLE", expression=select, replace=True)
             con.execute(create.sql("duckdb"))
-            comment = exp.Literal.string(fingerprint(cube, pre)).sql("duckdb")
             con.execute(f"comment on table {target.sql('duckdb')} is {comment}")
             counts[name] = con.execute(exp.select("count(*)").from_(target).sql("duckdb")).fetchall()[0][0]
     forget_preaggregations(con)

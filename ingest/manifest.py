@@ -40,14 +40,7 @@ def known_checksums(lake: Path) -> dict[tuple[str, int, int, int, int], str]:
     for record in read_manifest(lake).values():
         identity = record.get("file_identity")
         if identity and record.get("sha256") and record.get("status") in DONE_STATUSES:
-            key = (
-                str(record["path"]),
-                int(identity["device"]),
-                int(identity["inode"]),
-                int(identity["size"]),
-                int(identity["mtime_ns"]),
-            )
-            known[key] = str(record["sha256"])
+            known[_identity_key(str(record["path"]), identity)] = str(record["sha256"])
     return known
 
 
@@ -58,7 +51,7 @@ def remember_identity(lake: Path, load_id: str, path: str, identity: dict[str, i
     record = json.loads(record_path.read_text(encoding="utf-8"))
     if record.get("path") == path and record.get("file_identity") != identity:
         record["file_identity"] = identity
-        write_atomic(record_path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
+        write_atomic(record_path, _record_bytes(record))
 
 
 def checksum(
@@ -66,10 +59,20 @@ def checksum(
 ) -> str:
     """The file's sha256: from ``known`` when the file (``identity``, from ``file_identity``) is unchanged
     since it was hashed, else read."""
-    key = (str(path), identity["device"], identity["inode"], identity["size"], identity["mtime_ns"])
+    key = _identity_key(str(path), identity)
     if known and key in known:
         return known[key]
     return file_sha256(path)
+
+
+def _identity_key(path: str, identity: dict[str, int]) -> tuple[str, int, int, int, int]:
+    return (
+        path,
+        int(identity["device"]),
+        int(identity["inode"]),
+        int(identity["size"]),
+        int(identity["mtime_ns"]),
+    )
 
 
 def make_load_id(source: str, object_name: str, sha256: str) -> str:
@@ -103,8 +106,12 @@ def is_done(lake: Path, load_id: str) -> bool:
 def write_record(lake: Path, record: dict[str, Any]) -> Path:
     record = with_checksums(record)
     path = manifest_path(lake, record["load_id"])
-    write_atomic(path, json.dumps(record, indent=2, default=str, sort_keys=True).encode())
+    write_atomic(path, _record_bytes(record))
     return path
+
+
+def _record_bytes(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, indent=2, default=str, sort_keys=True).encode()
 
 
 def with_checksums(record: dict[str, Any]) -> dict[str, Any]:
