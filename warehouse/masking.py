@@ -22,6 +22,7 @@ import pyarrow as pa
 import yaml
 from sqlglot import exp
 
+from ingest.contracts import YAML_LOADER
 from warehouse.config import Settings
 from warehouse.errors import ConfigError
 from warehouse.privacy import hash_salt, pii_hash, pii_hash_sql
@@ -47,7 +48,7 @@ def classified_columns(project_root: Path) -> Classified:
     found: Classified = {}
     for path in sorted(project_root.glob(MART_MODEL_FILES)):
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from None
         for model in document.get("models") or []:

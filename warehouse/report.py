@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
+import pyarrow as pa
 import typer
 
 from cubes.engine import run_query
@@ -105,22 +106,27 @@ class CubeReader:
         self.con = con
         self.answers: dict[str, dict[str, Any]] = {}
 
-    def rows(self, key: str, query: Query, embed_rows: bool = True) -> list[dict[str, Any]]:
+    def table(self, key: str, query: Query) -> pa.Table:
+        """The answer as Arrow, recorded without its rows (for answers too large to embed)."""
         started = time.perf_counter()
         try:
             table = run_query(self.con, query)
         except CubeError as exc:
             raise ReportError(f"dashboard query {key!r} on cube {query.cube}: {exc}") from None
-        records = [{name: plain(v) for name, v in record.items()} for record in table.to_pylist()]
-        answer: dict[str, Any] = {
+        self.answers[key] = {
             "query": query_payload(query),
             "columns": table.column_names,
-            "row_count": len(records),
+            "row_count": table.num_rows,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        if embed_rows:
-            answer["rows"] = records
-        self.answers[key] = answer
+        return table
+
+    def rows(self, key: str, query: Query) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        table = self.table(key, query)
+        records = [{name: plain(v) for name, v in record.items()} for record in table.to_pylist()]
+        self.answers[key]["rows"] = records
+        self.answers[key]["seconds"] = round(time.perf_counter() - started, 3)
         return records
 
 
@@ -269,27 +275,52 @@ def service(reader: CubeReader, settings: Settings) -> dict[str, Any]:
 def lifetime_value(reader: CubeReader) -> dict[str, Any]:
     measures = ("customers", "revenue_to_date", "predicted_value_12m", "probability_alive_mean")
     segments = reader.rows("value_by_segment", Query("customer_value", measures, rows=("customer.segment",)))
-    customers = reader.rows(
-        "value_by_customer", Query("customer_value", measures, rows=CUSTOMER_GRAIN), embed_rows=False
-    )
+    # One row per customer (a million at large scale): summarised in DuckDB, never turned into Python rows.
+    customers = reader.table("value_by_customer", Query("customer_value", measures, rows=CUSTOMER_GRAIN))
     return {
         "segments": segments,
-        "probability_alive": probability_histogram(customers),
-        "at_risk": at_risk(customers),
-        "customers_merged": sum(1 for r in customers if (r["customers"] or 0) > 1),
+        "probability_alive": probability_histogram(reader.con, customers),
+        "at_risk": at_risk(reader.con, customers),
+        "customers_merged": _scalar(
+            reader.con, customers, 'select count(*) from customers where coalesce("customers", 0) > 1'
+        ),
     }
 
 
-def probability_histogram(customers: list[dict[str, Any]]) -> dict[str, Any]:
+def _over(
+    con: duckdb.DuckDBPyConnection, customers: pa.Table, sql: str, params: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of ``sql`` run over the Arrow table ``customers`` (named ``customers`` in the SQL)."""
+    cursor = con.cursor()
+    try:
+        cursor.register("customers", customers)
+        result = cursor.execute(sql, params or [])
+        names = [d[0] for d in result.description]
+        return [{n: plain(v) for n, v in zip(names, row, strict=True)} for row in result.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, customers: pa.Table, sql: str) -> int:
+    return int(next(iter(_over(con, customers, sql)[0].values())))
+
+
+def probability_histogram(con: duckdb.DuckDBPyConnection, customers: pa.Table) -> dict[str, Any]:
     """Customers per tenth of probability alive (the top bucket includes 1.0)."""
     counts = [0] * PROBABILITY_BUCKETS
     unknown = 0
-    for r in customers:
-        p = r["probability_alive_mean"]
-        if p is None:
-            unknown += r["customers"] or 0
-            continue
-        counts[min(int(p * PROBABILITY_BUCKETS), PROBABILITY_BUCKETS - 1)] += r["customers"] or 0
+    for row in _over(
+        con,
+        customers,
+        f"""select least(cast(floor(probability_alive_mean * {PROBABILITY_BUCKETS}) as integer),
+                         {PROBABILITY_BUCKETS - 1}) as bucket,
+                   cast(sum(coalesce("customers", 0)) as bigint) as n
+            from customers group by all""",
+    ):
+        if row["bucket"] is None:
+            unknown = int(row["n"])
+        else:
+            counts[row["bucket"]] = int(row["n"])
     labels = [
         f"{i / PROBABILITY_BUCKETS:.1f}-{(i + 1) / PROBABILITY_BUCKETS:.1f}"
         for i in range(PROBABILITY_BUCKETS)
@@ -297,17 +328,17 @@ def probability_histogram(customers: list[dict[str, Any]]) -> dict[str, Any]:
     return {"buckets": labels, "customers": counts, "unknown": unknown}
 
 
-def at_risk(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def at_risk(con: duckdb.DuckDBPyConnection, customers: pa.Table) -> list[dict[str, Any]]:
     """High revenue to date and a low probability of still being active."""
-    risky = [
-        r
-        for r in customers
-        if r["probability_alive_mean"] is not None
-        and r["probability_alive_mean"] < AT_RISK_PROBABILITY
-        and r["revenue_to_date"] is not None
-    ]
-    risky.sort(key=lambda r: (-r["revenue_to_date"], r["customer.customer_key"] or ""))
-    return risky[:AT_RISK_COUNT]
+    return _over(
+        con,
+        customers,
+        f"""select * from customers
+        where probability_alive_mean < ? and revenue_to_date is not null
+        order by revenue_to_date desc, coalesce("customer.customer_key", '')
+        limit {AT_RISK_COUNT}""",
+        [AT_RISK_PROBABILITY],
+    )
 
 
 # ------------------------------------------------------------------------------------------ figures
