@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from warehouse.files import write_atomic
 
 MANIFEST_DIR = "_manifest"
 DONE_STATUSES = {"landed", "landed_with_rejects", "rejected", "uncontracted", "quarantined"}
@@ -22,12 +23,6 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(8 * 1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def file_identity(path: Path) -> dict[str, int]:
-    """What the file system says about a file's version: device, inode, size and modification time."""
-    info = path.stat()
-    return {"device": info.st_dev, "inode": info.st_ino, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
 def known_checksums(lake: Path) -> dict[tuple[str, int, int, int, int], str]:
@@ -44,14 +39,12 @@ def known_checksums(lake: Path) -> dict[tuple[str, int, int, int, int], str]:
     return known
 
 
-def remember_identity(lake: Path, load_id: str, path: str, identity: dict[str, int]) -> None:
+def remember_identity(lake: Path, record: dict[str, Any], path: str, identity: dict[str, int]) -> None:
     """Add the file identity to the record of a load found again at the same path (records written
     before identities were kept, or a file copied back with a new mtime), so the next run skips hashing it."""
-    record_path = manifest_path(lake, load_id)
-    record = json.loads(record_path.read_text(encoding="utf-8"))
     if record.get("path") == path and record.get("file_identity") != identity:
-        record["file_identity"] = identity
-        write_atomic(record_path, _record_bytes(record))
+        record = {**record, "file_identity": identity}
+        write_atomic(manifest_path(lake, str(record["load_id"])), _record_bytes(record))
 
 
 def checksum(
@@ -96,11 +89,12 @@ def read_manifest(lake: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def is_done(lake: Path, load_id: str) -> bool:
+def read_record(lake: Path, load_id: str) -> dict[str, Any] | None:
+    """The manifest record of one load, None when it was never recorded."""
     path = manifest_path(lake, load_id)
     if not path.exists():
-        return False
-    return json.loads(path.read_text(encoding="utf-8")).get("status") in DONE_STATUSES
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def write_record(lake: Path, record: dict[str, Any]) -> Path:
@@ -126,13 +120,3 @@ def with_checksums(record: dict[str, Any]) -> dict[str, Any]:
             if path and Path(path).is_file():
                 entry[key.replace("_path", "_sha256")] = file_sha256(Path(path))
     return record
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -23,15 +23,13 @@ from ingest.contracts import ObjectContract, SourceContract, load_contracts
 from ingest.errors import IngestError, UnreadableFileError
 from ingest.land import LandResult, LoadTarget, empty_landed_select, land, write_parquet
 from ingest.manifest import (
+    DONE_STATUSES,
     checksum,
-    file_identity,
     file_sha256,
-    is_done,
     known_checksums,
     make_load_id,
-    manifest_path,
+    read_record,
     remember_identity,
-    write_atomic,
     write_record,
 )
 from ingest.names import object_name, split_file_name
@@ -39,6 +37,7 @@ from ingest.report import FileReport, IngestReport
 from ingest.standardise import SQL_MACROS
 from ingest.tombstones import ERASED_REASON, Tombstones, erase_raw, read_tombstone_hashes
 from warehouse.config import Settings
+from warehouse.files import file_identity, write_atomic
 
 QUARANTINE_DIR = "_quarantine"
 IGNORED_PREFIXES = (".", "_", "README", "LICENSE")
@@ -169,8 +168,9 @@ def ingest_file(
     load_id = make_load_id(source, object_, sha256)
     if fmt is None:
         return [quarantine(lake, path, source, sha256, f"unsupported file type {path.name!r}", started)]
-    if is_done(lake, load_id) and _manifest_status(lake, load_id) != "quarantined":
-        remember_identity(lake, load_id, str(path), identity)
+    done = read_record(lake, load_id)
+    if done is not None and done.get("status") in DONE_STATUSES - {"quarantined"}:
+        remember_identity(lake, done, str(path), identity)
         return [
             FileReport(
                 path=str(path),
@@ -427,11 +427,6 @@ class _plain_copy:
     def __exit__(self, *exc: object) -> None:
         if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
-
-
-def _manifest_status(lake: Path, load_id: str) -> str | None:
-    path = manifest_path(lake, load_id)
-    return json.loads(path.read_text(encoding="utf-8")).get("status") if path.exists() else None
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection, prefix: str) -> None:

@@ -34,7 +34,7 @@ import typer
 
 from warehouse.config import Settings, load_settings
 from warehouse.errors import WarehouseError
-from warehouse.files import fsync_path, write_atomic
+from warehouse.files import file_identity, fsync_path, write_atomic
 
 BACKUP_META = "backup.json"
 BACKUP_WAREHOUSE = "warehouse.duckdb"
@@ -103,16 +103,11 @@ def list_backups(settings: Settings) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.backed_up_at, b.run_id), reverse=True)
 
 
-def _file_identity(path: Path) -> dict[str, int]:
-    stat = path.stat()
-    return {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
 def note_live(settings: Settings, run_id: str) -> None:
     """Remember which run published the live file (its identity tells a later backup whether it changed)."""
     directory = backups_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    marker = {"run_id": run_id, **_file_identity(settings.warehouse_path)}
+    marker = {"run_id": run_id, **file_identity(settings.warehouse_path)}
     write_atomic(directory / LIVE_MARKER, json.dumps(marker).encode())
 
 
@@ -120,9 +115,8 @@ def _live_label(settings: Settings, replaced_by: str) -> str:
     marker_path = backups_dir(settings) / LIVE_MARKER
     try:
         marker = json.loads(marker_path.read_text(encoding="utf-8"))
-        if {k: marker.get(k) for k in ("inode", "size", "mtime_ns")} == _file_identity(
-            settings.warehouse_path
-        ):
+        identity = file_identity(settings.warehouse_path)
+        if {k: marker.get(k) for k in identity} == identity:
             label = str(marker["run_id"])
             if _SAFE_ID.match(label):
                 return label
