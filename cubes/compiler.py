@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from cubes.definitions import (
     ADDITIVE_AGGREGATIONS,
@@ -25,6 +26,7 @@ from cubes.definitions import (
     Level,
     Measure,
     PreAggregation,
+    Type2,
     get_cube,
 )
 from cubes.errors import CubeError, QueryError
@@ -49,10 +51,38 @@ def ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 
 
+@functools.cache
+def _dialect(name: str) -> Dialect:
+    """sqlglot's dialect object, made once (looking it up by name builds a new one each time)."""
+    return Dialect.get_or_raise(name)
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_definition(sql: str) -> exp.Expression:
     """A measure/level expression of a cube definition, parsed once (callers must not modify it)."""
-    return sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    # The parser's source positions are copied with every node, which makes each copy several times slower.
+    for node in tree.walk():
+        node._meta = None
+    return tree
+
+
+@functools.lru_cache(maxsize=1024)
+def _qualified_definition(sql: str) -> tuple[exp.Expression, tuple[str, ...]]:
+    """A definition expression with fact columns on ``f`` and ``dim.col`` on the dimension's alias, and the
+    dimensions it reads in order of appearance (callers must not modify the tree)."""
+    dimensions: list[str] = []
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            if node.table:
+                dimensions.append(node.table)
+                return col(node.name, FactScope.alias_of(node.table))
+            return col(node.name, "f")
+        return node
+
+    tree = _parse_definition(sql).transform(rewrite)  # transform copies: the parsed tree stays as it is
+    return tree, tuple(dict.fromkeys(dimensions))
 
 
 # sqlglot's builders (alias_, cast, Select.join) parse their string arguments; compiling is on the path of
@@ -65,13 +95,22 @@ def cast_(expression: exp.Expression, type_name: str) -> exp.Cast:
     return exp.Cast(this=expression, to=exp.DataType(this=exp.DataType.Type[type_name], nested=False))
 
 
+def select_(*expressions: exp.Expression) -> exp.Select:
+    return exp.Select(expressions=list(expressions))
+
+
+def and_(*conditions: exp.Expression) -> exp.Expression:
+    """The conjunction of freshly built conditions (sqlglot's ``and_`` copies them first)."""
+    return exp.and_(*conditions, copy=False)
+
+
 def add_join(
     select: exp.Select, source: exp.Expression, on: exp.Expression | None = None, kind: str = "left"
 ) -> exp.Select:
-    """``select`` with ``source`` joined (``kind``: left, inner or cross), changed in place."""
+    """``select`` with ``source`` joined (``kind``: left, full, inner or cross), changed in place."""
     join = (
-        exp.Join(this=source, on=on, side="LEFT")
-        if kind == "left"
+        exp.Join(this=source, on=on, side=kind.upper())
+        if kind in ("left", "full")
         else exp.Join(this=source, on=on, kind=kind.upper())
     )
     select.append("joins", join)
@@ -148,7 +187,7 @@ class CompiledQuery:
                 return node
 
             tree = tree.copy().transform(substitute)
-        return tree.sql(dialect=dialect, pretty=pretty, copy=copy and not inline)
+        return _dialect(dialect).generate(tree, copy=copy and not inline, pretty=pretty)
 
     @property
     def flag_columns(self) -> list[str]:
@@ -214,7 +253,11 @@ class FactScope:
 
     @staticmethod
     def alias(dim: CubeDimension) -> str:
-        return f"d_{dim.name}"
+        return FactScope.alias_of(dim.name)
+
+    @staticmethod
+    def alias_of(dimension_name: str) -> str:
+        return f"d_{dimension_name}"
 
     def need(self, dim: CubeDimension, why: str) -> None:
         if self.fact.name not in dim.joins:
@@ -231,73 +274,84 @@ class FactScope:
 
     def qualify(self, sql: str) -> exp.Expression:
         """A definition expression with fact columns on ``f`` and ``dim.col`` on the dimension alias."""
-        tree = _parse_definition(sql)
+        tree, dimensions = _qualified_definition(sql)
+        self.need_all(dimensions, sql)
+        return tree.copy()
 
-        def rewrite(node: exp.Expression) -> exp.Expression:
-            if isinstance(node, exp.Column):
-                if node.table:
-                    dim = self.cube.dimensions[node.table]
-                    self.need(dim, f"expression {sql!r}")
-                    return col(node.name, self.alias(dim))
-                return col(node.name, "f")
-            return node
-
-        return tree.transform(rewrite)  # transform copies: the cached tree stays as parsed
+    def need_all(self, dimensions: tuple[str, ...], sql: str) -> None:
+        for name in dimensions:
+            self.need(self.cube.dimensions[name], f"expression {sql!r}")
 
     def from_(self, select: exp.Select, skip: CubeDimension | None = None) -> exp.Select:
         select = select.from_(table_ref(self.fact.table, "f"), copy=False)
         for dim in self.dims:
             if dim is skip:
                 continue
-            select = add_join(select, self.join_source(dim), self.join_condition(dim))
+            assert dim.table is not None
+            join = _dimension_join(
+                dim.table.table,
+                dim.table.key,
+                dim.table.type2,
+                self.alias(dim),
+                str(dim.joins[self.fact.name]),
+                str(self.fact.time_column),
+                self.customer_version,
+            )
+            select.append("joins", join.copy())
         return select
 
-    def join_source(self, dim: CubeDimension) -> exp.Expression:
-        assert dim.table is not None
-        alias = self.alias(dim)
-        t2 = dim.table.type2
-        if t2 is None or self.customer_version == "current":
-            return table_ref(dim.table.table, alias)
-        # The first version of each customer also covers fact times before it was recorded, so that no
-        # fact row loses its customer attributes.
-        first = exp.EQ(
-            this=exp.Window(
-                this=exp.RowNumber(),
-                partition_by=[col(t2.natural_key)],
-                order=exp.Order(expressions=[exp.Ordered(this=col(t2.valid_from))]),
-            ),
-            expression=exp.Literal.number(1),
-        )
-        valid_from = exp.Case(
-            ifs=[exp.If(this=first, true=cast_(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
-        ).else_(col(t2.valid_from))
-        inner = exp.select(exp.Star(), named(valid_from, "_valid_from", quoted=True)).from_(
-            table_ref(dim.table.table), copy=False
-        )
-        return exp.Subquery(this=inner, alias=exp.TableAlias(this=ident(alias)))
 
-    def join_condition(self, dim: CubeDimension) -> exp.Expression:
-        assert dim.table is not None
-        alias = self.alias(dim)
-        fact_col = col(str(dim.joins[self.fact.name]), "f")
-        t2 = dim.table.type2
-        if t2 is None:
-            return exp.EQ(this=fact_col, expression=col(dim.table.key, alias))
-        on = exp.EQ(this=fact_col, expression=col(t2.natural_key, alias))
-        if self.customer_version == "current":
-            return exp.and_(on, col(t2.is_current, alias))
-        fact_time = cast_(col(str(self.fact.time_column), "f"), "TIMESTAMP")
-        return exp.and_(
-            on,
-            exp.GTE(this=fact_time, expression=col("_valid_from", alias)),
-            exp.LT(
-                this=fact_time.copy(),
-                expression=exp.Coalesce(
-                    this=col(t2.valid_to, alias),
-                    expressions=[cast_(exp.Literal.string(FAR_FUTURE), "TIMESTAMP")],
-                ),
-            ),
+@functools.lru_cache(maxsize=1024)
+def _dimension_join(
+    table: str,
+    key: str,
+    t2: Type2 | None,
+    alias: str,
+    fact_column: str,
+    fact_time_column: str,
+    customer_version: str,
+) -> exp.Join:
+    """The LEFT JOIN of a dimension table to the fact ``f``, built once (callers copy it). A type-2 table is
+    joined on the version valid at the fact's time, or on the current version."""
+    fact_key = col(fact_column, "f")
+    if t2 is None:
+        return exp.Join(
+            this=table_ref(table, alias), on=exp.EQ(this=fact_key, expression=col(key, alias)), side="LEFT"
         )
+    on = exp.EQ(this=fact_key, expression=col(t2.natural_key, alias))
+    if customer_version == "current":
+        return exp.Join(this=table_ref(table, alias), on=and_(on, col(t2.is_current, alias)), side="LEFT")
+    # The first version of each customer also covers fact times before it was recorded, so that no
+    # fact row loses its customer attributes.
+    first = exp.EQ(
+        this=exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(t2.natural_key)],
+            order=exp.Order(expressions=[exp.Ordered(this=col(t2.valid_from))]),
+        ),
+        expression=exp.Literal.number(1),
+    )
+    valid_from = exp.Case(
+        ifs=[exp.If(this=first, true=cast_(exp.Literal.string(FAR_PAST), "TIMESTAMP"))]
+    ).else_(col(t2.valid_from))
+    versions = select_(exp.Star(), named(valid_from, "_valid_from", quoted=True)).from_(
+        table_ref(table), copy=False
+    )
+    fact_time = cast_(col(fact_time_column, "f"), "TIMESTAMP")
+    condition = and_(
+        on,
+        exp.GTE(this=fact_time, expression=col("_valid_from", alias)),
+        exp.LT(
+            this=fact_time.copy(),
+            expression=exp.Coalesce(
+                this=col(t2.valid_to, alias),
+                expressions=[cast_(exp.Literal.string(FAR_FUTURE), "TIMESTAMP")],
+            ),
+        ),
+    )
+    return exp.Join(
+        this=exp.Subquery(this=versions, alias=exp.TableAlias(this=ident(alias))), on=condition, side="LEFT"
+    )
 
 
 def filter_condition(target: exp.Expression, f: FilterRef, params: Params) -> exp.Expression:
@@ -323,8 +377,29 @@ def filter_condition(target: exp.Expression, f: FilterRef, params: Params) -> ex
 
 def aggregate(m: Measure, scope: FactScope) -> exp.Expression:
     """The SQL aggregate of a leaf measure over the rows of its fact."""
-    cond = scope.qualify(m.where) if m.where else None
-    value = scope.qualify(m.value_sql) if m.value_sql else None
+    tree, reads = _aggregate_template(m)
+    for sql, dimensions in reads:
+        scope.need_all(dimensions, sql)
+    return tree.copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _aggregate_template(m: Measure) -> tuple[exp.Expression, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The aggregate of a leaf measure, built once per measure (callers copy it), and for its condition and
+    value expressions the dimensions each reads: a query using the measure must join them."""
+    reads: list[tuple[str, tuple[str, ...]]] = []
+
+    def qualified(sql: str) -> exp.Expression:
+        tree, dimensions = _qualified_definition(sql)
+        reads.append((sql, dimensions))
+        return tree.copy()
+
+    cond = qualified(m.where) if m.where else None
+    value = qualified(m.value_sql) if m.value_sql else None
+    return _aggregate_of(m, cond, value), tuple(reads)
+
+
+def _aggregate_of(m: Measure, cond: exp.Expression | None, value: exp.Expression | None) -> exp.Expression:
     if m.aggregation == "count" and value is None:
         if cond is None:
             return exp.Count(this=exp.Star())
@@ -375,6 +450,8 @@ def _grouping_sets(rows: list[int], cols: list[int], totals: bool) -> list[list[
 
 
 def apply_drills(cube: Cube, query: Query) -> Query:
+    if not query.drills:
+        return query
     rows, columns, filters = list(query.rows), list(query.columns), list(query.filters)
     for drill in query.drills:
         axis = rows if drill.level in rows else columns if drill.level in columns else None
@@ -466,10 +543,10 @@ class Compiler:
         level_exprs = [scope.level_expr(ref) for ref in self.levels]
         aggregates = [named(aggregate(m, scope), f"m_{m.name}", quoted=True) for m in unit.leaves]
         where = [filter_condition(scope.level_expr(f.ref), f, self.params) for f in self.filters]
-        select = exp.select(*self.grain_columns(level_exprs), *aggregates)
+        select = select_(*self.grain_columns(level_exprs), *aggregates)
         select = scope.from_(select)
         if where:
-            select = select.where(exp.and_(*where), copy=False)
+            select = select.where(and_(*where), copy=False)
         return self.group(select, level_exprs, [])
 
     def grain_columns(
@@ -494,7 +571,8 @@ class Compiler:
         sets = _grouping_sets(list(range(n)), list(range(n, len(level_exprs))), self.query.totals)
         sets = [s for s in sets if all(i in s for i in must_have)]
         if not self.query.totals:
-            return select.group_by(*[e.copy() for e in level_exprs], copy=False)
+            # The level expressions' last use: no copy needed.
+            return select.group_by(*level_exprs, copy=False)
         grouping_sets = exp.GroupingSets(
             expressions=[exp.Tuple(expressions=[level_exprs[i].copy() for i in s]) for s in sets]
         )
@@ -523,14 +601,14 @@ class Compiler:
         dim_table = date_ref.dim.table
         day = col(dim_table.key, "d")
         period_filters = [f for f in self.filters if f.ref.dim is date_ref.dim]
-        periods = exp.select(
+        periods = select_(
             named(col(date_ref.level.column, "d"), "_p", quoted=True),
             named(exp.Min(this=day.copy()), "_ps", quoted=True),
             named(exp.Max(this=day.copy()), "_pe", quoted=True),
         ).from_(table_ref(dim_table.table, "d"), copy=False)
         if period_filters:
             periods = periods.where(
-                exp.and_(
+                and_(
                     *[filter_condition(col(f.ref.level.column, "d"), f, self.params) for f in period_filters]
                 ),
                 copy=False,
@@ -554,16 +632,34 @@ class Compiler:
             for f in self.filters
             if f.ref.dim is not date_ref.dim
         ]
-        select = scope.from_(exp.select(*self.grain_columns(level_exprs), *aggregates))
-        fact_day = col(str(date_ref.dim.joins[unit.fact.name]), "f")
+        # Each period's window as the fact's own days that fall in it: a range join of a few thousand days
+        # with the periods, then an equality join of the fact rows, instead of comparing every fact row
+        # with every period. The fact rows of each period are the same.
+        fact_day_column = str(date_ref.dim.joins[unit.fact.name])
+        days_name, windows_name = f"{unit.name}_days", f"{unit.name}_windows"
+        fact_days = (
+            select_(named(col(fact_day_column, "f"), "_day", quoted=True))
+            .from_(table_ref(unit.fact.table, "f"), copy=False)
+            .distinct(copy=False)
+        )
+        self.ctes.append((days_name, fact_days))
+        windows = select_(col("_p", "p"), col("_day", "x")).from_(cte_table(periods_name, "p"), copy=False)
+        windows = add_join(
+            windows,
+            cte_table(days_name, "x"),
+            exp.Between(this=col("_day", "x"), low=start, high=end),
+            "inner",
+        )
+        self.ctes.append((windows_name, windows))
+        select = scope.from_(select_(*self.grain_columns(level_exprs), *aggregates))
         select = add_join(
             select,
-            cte_table(periods_name, "p"),
-            exp.Between(this=fact_day, low=start, high=end),
+            cte_table(windows_name, "p"),
+            exp.EQ(this=col(fact_day_column, "f"), expression=col("_day", "p")),
             "inner",
         )
         if where:
-            select = select.where(exp.and_(*where), copy=False)
+            select = select.where(and_(*where), copy=False)
         return self.group(select, level_exprs, [self.levels.index(date_ref)])
 
     @staticmethod
@@ -659,13 +755,13 @@ class Compiler:
                     ),
                 )
             aggregates.append(named(value, f"m_{m.name}", quoted=True))
-        select = exp.select(*self.grain_columns(level_exprs), *aggregates).from_(
+        select = select_(*self.grain_columns(level_exprs), *aggregates).from_(
             exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True),
             copy=False,
         )
         where = [filter_condition(col(f.ref.address, "f"), f, self.params) for f in self.filters]
         if where:
-            select = select.where(exp.and_(*where), copy=False)
+            select = select.where(and_(*where), copy=False)
         return self.group(select, level_exprs, [])
 
     def exact_cte(self, unit: Unit, pre: PreAggregation, reads: list[ExactRead]) -> exp.Expression:
@@ -698,11 +794,11 @@ class Compiler:
                 ),
                 *[filter_condition(col(f.ref.address, "f"), f, self.params) for f in self.filters],
             ]
-            branch = exp.select(*outputs).from_(
+            branch = select_(*outputs).from_(
                 exp.table_(preagg_table_name(self.cube, pre), db=PREAGG_SCHEMA, alias="f", quoted=True),
                 copy=False,
             )
-            branches.append(branch.where(exp.and_(*where), copy=False))
+            branches.append(branch.where(and_(*where), copy=False))
         out: exp.Expression = branches[0]
         for branch in branches[1:]:
             out = exp.union(out, branch, distinct=False)
@@ -742,56 +838,48 @@ class Compiler:
             cte = self.time_cte(unit) if unit.time else self.base_cte(unit)
             self.ctes.append((unit.name, cte))
         n = len(self.levels)
-        names = [f"_l{i}" for i in range(n)] + ([f"_g{i}" for i in range(n)] if self.query.totals else [])
-        base_units = [u for u in self.units if u.time is None] or self.units
         joined = len(self.units) > 1
-        if not joined:
-            source: exp.Expression = cte_table(self.units[0].name)
-            key = self.units[0].name
-        elif n == 0:
-            key = ""
-            source = cte_table(self.units[0].name)
-        else:
-            union: exp.Expression = exp.select(*[col(c) for c in names]).from_(
-                cte_table(base_units[0].name), copy=False
-            )
-            for u in base_units[1:]:
-                union = exp.union(
-                    union,
-                    exp.select(*[col(c) for c in names]).from_(cte_table(u.name), copy=False),
-                    distinct=True,
-                )
-            self.ctes.append(("keys", union))
-            key = "keys"
-            source = cte_table("keys")
+        # The units that give the query its members (the others are shifted in time: they only add values
+        # to members), full-joined on the grain: each unit holds one row per member, so each member comes
+        # out once, from whichever units have it.
+        keyed = [u for u in self.units if u.time is None] or self.units
 
+        def member(column: str, units: list[Unit]) -> exp.Expression:
+            if len(units) == 1:
+                return col(column, units[0].name)
+            return exp.Coalesce(
+                this=col(column, units[0].name), expressions=[col(column, u.name) for u in units[1:]]
+            )
+
+        grain = [f"_l{i}" for i in range(n)] + ([f"_g{i}" for i in range(n)] if self.query.totals else [])
         outputs: list[exp.Expression] = []
         for i, ref in enumerate(self.levels):
-            outputs.append(named(col(f"_l{i}", key or self.units[0].name), ref.address, quoted=True))
+            outputs.append(named(member(f"_l{i}", keyed), ref.address, quoted=True))
         if self.query.totals:
             for i, ref in enumerate(self.levels):
-                flag = exp.EQ(this=col(f"_g{i}", key or self.units[0].name), expression=exp.Literal.number(1))
+                flag = exp.EQ(this=member(f"_g{i}", keyed), expression=exp.Literal.number(1))
                 outputs.append(named(flag, f"{ref.address}__total", quoted=True))
         measure_outputs = {
             ref.alias: self.measure_expr(ref.name, ref.time, joined and n > 0) for ref in self.refs
         }
         outputs += [named(e, alias, quoted=True) for alias, e in measure_outputs.items()]
-        select = exp.select(*outputs).from_(source, copy=False)
-        if joined:
-            for u in self.units:
-                if n == 0:
-                    if u is not self.units[0]:
-                        select = add_join(select, cte_table(u.name), kind="cross")
-                    continue
-                on = [
-                    exp.NullSafeEQ(this=col(f"_l{i}", "keys"), expression=col(f"_l{i}", u.name))
-                    for i in range(n)
-                ]
-                if self.query.totals:
-                    on += [
-                        exp.EQ(this=col(f"_g{i}", "keys"), expression=col(f"_g{i}", u.name)) for i in range(n)
-                    ]
-                select = add_join(select, cte_table(u.name), exp.and_(*on))
+        select = select_(*outputs).from_(cte_table(keyed[0].name), copy=False)
+        shifted = [u for u in self.units if u not in keyed]
+        for position, u in enumerate([*keyed, *shifted]):
+            if position == 0:
+                continue
+            if n == 0:
+                select = add_join(select, cte_table(u.name), kind="cross")
+                continue
+            is_keyed = position < len(keyed)
+            earlier = keyed[:position] if is_keyed else keyed
+            on = [
+                (exp.EQ if c.startswith("_g") else exp.NullSafeEQ)(
+                    this=member(c, earlier), expression=col(c, u.name)
+                )
+                for c in grain
+            ]
+            select = add_join(select, cte_table(u.name), and_(*on), "full" if is_keyed else "left")
         select.set(
             "with_",
             exp.With(
@@ -829,7 +917,7 @@ class Compiler:
                     f"top/bottom N by {top.measure!r}: name one of the query's measures ({', '.join(measures)})"
                 )
             flags = [col(f"{r.address}__total") for r in self.levels] if self.query.totals else []
-            detail = exp.Paren(this=exp.and_(*[exp.Not(this=f) for f in flags])) if flags else exp.true()
+            detail = exp.Paren(this=and_(*[exp.Not(this=f) for f in flags])) if flags else exp.true()
             rank = exp.Window(
                 this=exp.RowNumber(),
                 partition_by=[detail.copy()],
@@ -837,7 +925,7 @@ class Compiler:
                     expressions=[exp.Ordered(this=col(top.measure), desc=not top.bottom, nulls_first=False)]
                 ),
             )
-            inner = exp.select(exp.Star(), named(rank, "_rank", quoted=True)).from_(
+            inner = select_(exp.Star(), named(rank, "_rank", quoted=True)).from_(
                 exp.Subquery(this=select, alias=exp.TableAlias(this=ident("q"))), copy=False
             )
             keep = exp.LTE(this=col("_rank"), expression=exp.Literal.number(top.n))
@@ -846,7 +934,7 @@ class Compiler:
             outputs = [col(r.address) for r in self.levels]
             outputs += [col(f"{r.address}__total") for r in self.levels] if self.query.totals else []
             outputs += [col(m) for m in measures]
-            select = exp.select(*outputs).from_(
+            select = select_(*outputs).from_(
                 exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("ranked"))), copy=False
             )
             select = select.where(keep, copy=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -144,6 +145,64 @@ def test_time_intelligence_against_python(con):
         if s["days_in_stage"] is not None and s["entered_date"] <= dt.date(2025, 3, 31)
     ]
     assert ytd[dt.date(2025, 3, 1)]["median_days_in_stage@ytd"] == pytest.approx(statistics.median(days))
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by whole months, clamped to the month's last day (as SQL date arithmetic does)."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    next_month = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return min(
+        day.replace(day=1, year=year, month=month + 1) + dt.timedelta(days=day.day - 1),
+        next_month - dt.timedelta(days=1),
+    )
+
+
+def test_every_window_of_every_month_against_python(warehouse_file, tmp_path):
+    """Each month's shifted measures, by owner team, equal a count over the rows whose day lies in the
+    window (start and end days of the month as the date dimension has them)."""
+    path = tmp_path / "wh.duckdb"
+    shutil.copyfile(warehouse_file, path)
+    con = duckdb.connect(str(path))
+    # Deals won a year before the others, so that same_period_last_year has something to count.
+    con.execute(
+        """insert into marts.fct_opportunities (opportunity_id, source_system, customer_key, owner_key,
+        created_at, created_date, is_closed, is_won, is_lost)
+        values ('sf:O8', 'salesforce', 'c1', 'sf:1', '2024-02-05 09:00', '2024-02-05', true, true, false),
+               ('sf:O9', 'salesforce', 'c2', 'sf:2', '2024-04-01 09:00', '2024-04-01', true, true, false)"""
+    )
+    opps = rows(con, "fct_opportunities")
+    owners = {o["owner_key"]: o["team_name"] for o in rows(con, "dim_owner")}
+    bounds: dict[dt.date, tuple[dt.date, dt.date]] = {}
+    for d in rows(con, "dim_date"):
+        lo, hi = bounds.get(d["month_start_date"], (d["date_day"], d["date_day"]))
+        bounds[d["month_start_date"]] = (min(lo, d["date_day"]), max(hi, d["date_day"]))
+    kinds = ("previous_period", "ytd", "rolling_3m", "same_period_last_year")
+    query = Query("pipeline", ["won", *(f"won@{k}" for k in kinds)], rows=["date.month", "owner.team"])
+    answer = run_query(con, query).to_pylist()
+    counted: set[str] = set()
+    for row in answer:
+        start, end = bounds[row["date.month"]]
+        windows = {
+            "previous_period": (_add_months(start, -1), start - dt.timedelta(days=1)),
+            "ytd": (start.replace(month=1, day=1), end),
+            "rolling_3m": (_add_months(end + dt.timedelta(days=1), -3), end),
+            "same_period_last_year": (
+                _add_months(start, -12),
+                _add_months(end + dt.timedelta(days=1), -12) - dt.timedelta(days=1),
+            ),
+        }
+        for kind, (lo, hi) in windows.items():
+            expected = sum(
+                1
+                for o in opps
+                if o["is_won"]
+                and lo <= o["created_date"] <= hi
+                and owners.get(o["owner_key"]) == row["owner.team"]
+            )
+            assert (row[f"won@{kind}"] or 0) == expected, (row["date.month"], row["owner.team"], kind)
+            if expected:
+                counted.add(kind)
+    assert counted == set(kinds)  # every kind of window was checked on rows it counts
 
 
 HOSTILE = "x'; drop table marts.fct_orders; --"

@@ -37,35 +37,19 @@ WITH u0 AS (
       ("d_owner"."team_name"),
       ()
     )
-), keys AS (
-  SELECT
-    "_l0",
-    "_g0"
-  FROM u0
-  UNION
-  SELECT
-    "_l0",
-    "_g0"
-  FROM u1
-  UNION
-  SELECT
-    "_l0",
-    "_g0"
-  FROM u2
 )
 SELECT
-  "keys"."_l0" AS "owner.team",
-  "keys"."_g0" = 1 AS "owner.team__total",
+  COALESCE("u0"."_l0", "u1"."_l0", "u2"."_l0") AS "owner.team",
+  COALESCE("u0"."_g0", "u1"."_g0", "u2"."_g0") = 1 AS "owner.team__total",
   COALESCE("u0"."m_leads", 0) AS "leads",
   COALESCE("u1"."m_won", 0) AS "won",
   "u2"."m_median_days_in_stage" AS "median_days_in_stage"
-FROM keys
-LEFT JOIN u0
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u0"."_l0" AND "keys"."_g0" = "u0"."_g0"
-LEFT JOIN u1
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u1"."_l0" AND "keys"."_g0" = "u1"."_g0"
-LEFT JOIN u2
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u2"."_l0" AND "keys"."_g0" = "u2"."_g0"
+FROM u0
+FULL JOIN u1
+  ON "u0"."_l0" IS NOT DISTINCT FROM "u1"."_l0" AND "u0"."_g0" = "u1"."_g0"
+FULL JOIN u2
+  ON COALESCE("u0"."_l0", "u1"."_l0") IS NOT DISTINCT FROM "u2"."_l0"
+  AND COALESCE("u0"."_g0", "u1"."_g0") = "u2"."_g0"
 ORDER BY
   "owner.team__total",
   "owner.team"

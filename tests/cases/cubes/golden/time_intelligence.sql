@@ -15,13 +15,24 @@ WITH u0 AS (
   FROM "marts"."dim_date" AS d
   GROUP BY
     "d"."month_start_date"
+), u1_days AS (
+  SELECT DISTINCT
+    "f"."created_date" AS "_day"
+  FROM "marts"."fct_opportunities" AS f
+), u1_windows AS (
+  SELECT
+    "p"."_p",
+    "x"."_day"
+  FROM u1_periods AS p
+  INNER JOIN u1_days AS x
+    ON "x"."_day" BETWEEN CAST("p"."_ps" + INTERVAL (-1) MONTH AS DATE) AND CAST("p"."_ps" + INTERVAL (-1) DAY AS DATE)
 ), u1 AS (
   SELECT
     "p"."_p" AS "_l0",
     COUNT(CASE WHEN "f"."is_won" THEN 1 END) AS "m_won"
   FROM "marts"."fct_opportunities" AS f
-  INNER JOIN u1_periods AS p
-    ON "f"."created_date" BETWEEN CAST("p"."_ps" + INTERVAL (-1) MONTH AS DATE) AND CAST("p"."_ps" + INTERVAL (-1) DAY AS DATE)
+  INNER JOIN u1_windows AS p
+    ON "f"."created_date" = "p"."_day"
   GROUP BY
     "p"."_p"
 ), u2_periods AS (
@@ -32,13 +43,24 @@ WITH u0 AS (
   FROM "marts"."dim_date" AS d
   GROUP BY
     "d"."month_start_date"
+), u2_days AS (
+  SELECT DISTINCT
+    "f"."created_date" AS "_day"
+  FROM "marts"."fct_opportunities" AS f
+), u2_windows AS (
+  SELECT
+    "p"."_p",
+    "x"."_day"
+  FROM u2_periods AS p
+  INNER JOIN u2_days AS x
+    ON "x"."_day" BETWEEN CAST(DATE_TRUNC('YEAR', "p"."_ps") AS DATE) AND "p"."_pe"
 ), u2 AS (
   SELECT
     "p"."_p" AS "_l0",
     COUNT(CASE WHEN "f"."is_won" THEN 1 END) AS "m_won"
   FROM "marts"."fct_opportunities" AS f
-  INNER JOIN u2_periods AS p
-    ON "f"."created_date" BETWEEN CAST(DATE_TRUNC('YEAR', "p"."_ps") AS DATE) AND "p"."_pe"
+  INNER JOIN u2_windows AS p
+    ON "f"."created_date" = "p"."_day"
   GROUP BY
     "p"."_p"
 ), u3_periods AS (
@@ -49,34 +71,39 @@ WITH u0 AS (
   FROM "marts"."dim_date" AS d
   GROUP BY
     "d"."month_start_date"
+), u3_days AS (
+  SELECT DISTINCT
+    "f"."created_date" AS "_day"
+  FROM "marts"."fct_opportunities" AS f
+), u3_windows AS (
+  SELECT
+    "p"."_p",
+    "x"."_day"
+  FROM u3_periods AS p
+  INNER JOIN u3_days AS x
+    ON "x"."_day" BETWEEN CAST(CAST("p"."_pe" + INTERVAL 1 DAY AS DATE) + INTERVAL (-3) MONTH AS DATE) AND "p"."_pe"
 ), u3 AS (
   SELECT
     "p"."_p" AS "_l0",
     COUNT(CASE WHEN "f"."is_won" THEN 1 END) AS "m_won"
   FROM "marts"."fct_opportunities" AS f
-  INNER JOIN u3_periods AS p
-    ON "f"."created_date" BETWEEN CAST(CAST("p"."_pe" + INTERVAL 1 DAY AS DATE) + INTERVAL (-3) MONTH AS DATE) AND "p"."_pe"
+  INNER JOIN u3_windows AS p
+    ON "f"."created_date" = "p"."_day"
   GROUP BY
     "p"."_p"
-), keys AS (
-  SELECT
-    "_l0"
-  FROM u0
 )
 SELECT
-  "keys"."_l0" AS "date.month",
+  "u0"."_l0" AS "date.month",
   COALESCE("u0"."m_won", 0) AS "won",
   "u1"."m_won" AS "won@previous_period",
   "u2"."m_won" AS "won@ytd",
   "u3"."m_won" AS "won@rolling_3m"
-FROM keys
-LEFT JOIN u0
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u0"."_l0"
+FROM u0
 LEFT JOIN u1
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u1"."_l0"
+  ON "u0"."_l0" IS NOT DISTINCT FROM "u1"."_l0"
 LEFT JOIN u2
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u2"."_l0"
+  ON "u0"."_l0" IS NOT DISTINCT FROM "u2"."_l0"
 LEFT JOIN u3
-  ON "keys"."_l0" IS NOT DISTINCT FROM "u3"."_l0"
+  ON "u0"."_l0" IS NOT DISTINCT FROM "u3"."_l0"
 ORDER BY
   "date.month"
