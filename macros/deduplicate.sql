@@ -1,6 +1,27 @@
-{#- Latest version of each record: extracts overlap and repeat, so the same natural key
-    arrives many times. Kept as a window + filter (no QUALIFY) so every engine runs it. -#}
+{#- Latest version of each record (``partition_by``: its one key column): extracts overlap and repeat, so the same natural key
+    arrives many times. Kept as a window + filter (no QUALIFY) so every engine runs it.
+    Most keys arrive once, so only the rows of repeated keys are ranked and the others pass
+    through: ranking every row sorted whole wide rows of millions of records, the slowest step
+    of the large staging models. A null key is ranked with the repeated ones (the window puts
+    every null key in one partition), and kept out of the NOT IN list, where a null would
+    match nothing. -#}
 {% macro deduplicate(relation, partition_by, order_by) -%}
+    with
+    repeated_keys as (
+        select {{ partition_by }}
+        from {{ relation }} as keyed_versions
+        where {{ partition_by }} is not null
+        group by {{ partition_by }}
+        having count(*) > 1
+    )
+
+    select
+        *,
+        1 as dedupe_rank
+    from {{ relation }} as single_versions
+    where {{ partition_by }} is not null
+        and {{ partition_by }} not in (select repeated_keys.{{ partition_by }} from repeated_keys)
+    union all
     select *
     from (
         select
@@ -9,7 +30,9 @@
                 partition by {{ partition_by }}
                 order by {{ order_by }}
             ) as dedupe_rank
-        from {{ relation }}
+        from {{ relation }} as repeated_versions
+        where {{ partition_by }} is null
+            or {{ partition_by }} in (select repeated_keys.{{ partition_by }} from repeated_keys)
     ) as ranked
     where dedupe_rank = 1
 {%- endmacro %}

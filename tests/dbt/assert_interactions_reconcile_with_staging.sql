@@ -1,5 +1,6 @@
 -- Every live landed interaction that happened (a completed task; occurred by the build's as-of
 -- instant) appears exactly once in fct_interactions, and nothing else does.
+-- It is also the uniqueness test of fct_interactions.interaction_id (a key with two rows fails here).
 with
 
 as_of as (

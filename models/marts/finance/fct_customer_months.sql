@@ -1,6 +1,8 @@
 {#- One row per customer and month from the acquisition month to the as-of month
     (var as_of_date, default the latest order or interaction date): later months do not exist,
-    so censoring is by absence. -#}
+    so censoring is by absence. The previous month's activity and the first month's revenue
+    come from keyed joins, not windows: a window over every customer month sorts the whole
+    table (the slowest step of the model at scale). -#}
 
 with
 
@@ -58,17 +60,10 @@ months as (
 
 ),
 
-customer_month_spine as (
+first_month as (
 
-    select
-        customers.customer_key,
-        cast({{ dbt.date_trunc('month', 'customers.acquisition_date') }} as date) as cohort_month,
-        months.month_start_date
-    from customers
-    cross join as_of
-    inner join months
-        on months.month_start_date >= cast({{ dbt.date_trunc('month', 'customers.acquisition_date') }} as date)
-            and months.month_start_date <= cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)
+    select min(month_start_date) as first_month_start_date
+    from months
 
 ),
 
@@ -100,33 +95,116 @@ monthly_interactions as (
 
 ),
 
+active_next_months as (
+
+    {#- Each active month marks the month after it, so the spine learns whether its previous
+        month was active from the same join that brings its own activity. -#}
+    select
+        customer_key,
+        cast({{ dbt.dateadd('month', 1, 'month_start_date') }} as date) as month_start_date
+    from monthly_orders
+    where order_count > 0
+
+),
+
+monthly_activity as (
+
+    select
+        customer_key,
+        month_start_date,
+        sum(revenue_reporting) as revenue_reporting,
+        sum(order_count) as order_count,
+        sum(interaction_count) as interaction_count,
+        max(previous_month_active) = 1 as was_previous_month_active
+    from (
+        select
+            customer_key,
+            month_start_date,
+            coalesce(revenue_reporting, 0) as revenue_reporting,
+            order_count,
+            0 as interaction_count,
+            0 as previous_month_active
+        from monthly_orders
+        union all
+        select
+            customer_key,
+            month_start_date,
+            0 as revenue_reporting,
+            0 as order_count,
+            interaction_count,
+            0 as previous_month_active
+        from monthly_interactions
+        union all
+        select
+            customer_key,
+            month_start_date,
+            0 as revenue_reporting,
+            0 as order_count,
+            0 as interaction_count,
+            1 as previous_month_active
+        from active_next_months
+    ) as monthly_facts
+    group by 1, 2
+
+),
+
+cohorts as (
+
+    {#- The cohort month's revenue counts only when that month is one of the customer's months:
+        a cohort before the calendar's first month has no cohort-month row (first-month revenue 0). -#}
+    select
+        customers.customer_key,
+        cast({{ dbt.date_trunc('month', 'customers.acquisition_date') }} as date) as cohort_month,
+        case
+            when cast({{ dbt.date_trunc('month', 'customers.acquisition_date') }} as date) >= first_month.first_month_start_date
+                then coalesce(monthly_orders.revenue_reporting, 0)
+            else 0
+        end as first_month_revenue_reporting
+    from customers
+    cross join first_month
+    left join monthly_orders
+        on customers.customer_key = monthly_orders.customer_key
+            and cast({{ dbt.date_trunc('month', 'customers.acquisition_date') }} as date) = monthly_orders.month_start_date
+
+),
+
+customer_month_spine as (
+
+    {#- The calendar's months are consecutive, so a month's previous month is one of the customer's
+        months unless it is the cohort month or the calendar's first month (a cohort before the
+        calendar starts there). -#}
+    select
+        cohorts.customer_key,
+        cohorts.cohort_month,
+        cohorts.first_month_revenue_reporting,
+        months.month_start_date,
+        months.month_start_date > cohorts.cohort_month
+        and months.month_start_date > first_month.first_month_start_date as has_previous_month
+    from cohorts
+    cross join as_of
+    cross join first_month
+    inner join months
+        on months.month_start_date >= cohorts.cohort_month
+            and months.month_start_date <= cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)
+
+),
+
 activity as (
 
     select
         spine.customer_key,
         spine.month_start_date,
         spine.cohort_month,
-        coalesce(monthly_orders.revenue_reporting, 0) as revenue_reporting,
-        coalesce(monthly_orders.order_count, 0) as order_count,
-        coalesce(monthly_interactions.interaction_count, 0) as interaction_count,
-        coalesce(monthly_orders.order_count, 0) > 0 as is_active
+        spine.first_month_revenue_reporting,
+        coalesce(monthly_activity.revenue_reporting, 0) as revenue_reporting,
+        coalesce(monthly_activity.order_count, 0) as order_count,
+        coalesce(monthly_activity.interaction_count, 0) as interaction_count,
+        coalesce(monthly_activity.order_count, 0) > 0 as is_active,
+        spine.has_previous_month and coalesce(monthly_activity.was_previous_month_active, false) as was_active_previous_month
     from customer_month_spine as spine
-    left join monthly_orders
-        on spine.customer_key = monthly_orders.customer_key
-            and spine.month_start_date = monthly_orders.month_start_date
-    left join monthly_interactions
-        on spine.customer_key = monthly_interactions.customer_key
-            and spine.month_start_date = monthly_interactions.month_start_date
-
-),
-
-with_previous as (
-
-    select
-        *,
-        coalesce(lag(is_active) over (partition by customer_key order by month_start_date), false) as was_active_previous_month,
-        sum(case when month_start_date = cohort_month then revenue_reporting else 0 end) over (partition by customer_key) as first_month_revenue_reporting
-    from activity
+    left join monthly_activity
+        on spine.customer_key = monthly_activity.customer_key
+            and spine.month_start_date = monthly_activity.month_start_date
 
 ),
 
@@ -144,7 +222,7 @@ final as (
         cast(was_active_previous_month as boolean) as was_active_previous_month,
         was_active_previous_month and not is_active as is_churned,
         cast(first_month_revenue_reporting as decimal(18, 2)) as first_month_revenue_reporting
-    from with_previous
+    from activity
 
 )
 
