@@ -6,6 +6,7 @@ connection, and checkpoints so the file is complete on disk without its write-ah
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,14 @@ from typing import Any
 import duckdb
 
 from warehouse.config import Settings
+
+# The cap dbt's DuckDB runs under (profiles.yml). Without one DuckDB takes 80 % of RAM and the
+# pre-aggregations and PII tables grew the build's peak from 4.3 GB (dbt) to 6.7 GB at large scale.
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def memory_limit() -> str:
+    return os.environ.get("CRMWH_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
 
 
 def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | None = None) -> dict[str, Any]:
@@ -24,7 +33,7 @@ def finish_warehouse(warehouse_path: Path, settings: Settings, as_of: date | Non
     from warehouse.masking import create_bi_schema
 
     timings: dict[str, Any] = {}
-    with duckdb.connect(str(warehouse_path)) as con:
+    with duckdb.connect(str(warehouse_path), config={"memory_limit": memory_limit()}) as con:
         started = time.perf_counter()
         fit = fit_and_store(
             con,
