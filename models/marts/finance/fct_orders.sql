@@ -45,7 +45,7 @@ final as (
 
 changed as (
 
-    {{ rows_changed_since_last_build('final', 'order_id') }}
+    {{ rows_changed_since_last_build('final') }}
 
 )
 

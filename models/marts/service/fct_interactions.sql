@@ -48,7 +48,7 @@ final as (
 
 changed as (
 
-    {{ rows_changed_since_last_build('final', 'interaction_id') }}
+    {{ rows_changed_since_last_build('final') }}
 
 )
 
