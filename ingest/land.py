@@ -260,13 +260,11 @@ def _column_sql(
     raw = f"r.{quote_ident(source)}"
     clean = f"ingest_clean({raw})"
     inner = [f"{raw} AS {helper}"]
-    present = f"{helper} IS NOT NULL AND trim({helper}) <> ''"
+    present = f"NOT ingest_blank({helper})"
     shown = f"'''' || left(trim({helper}), 80) || ''''"
     reasons = []
     if column.required:
-        reasons.append(
-            f"CASE WHEN {helper} IS NULL OR trim({helper}) = '' THEN '{column.name}: required value missing' END"
-        )
+        reasons.append(f"CASE WHEN ingest_blank({helper}) THEN '{column.name}: required value missing' END")
     kind = column.standardise
     if column.type != "string":
         inner.append(f"{std.TYPE_MACROS[column.type]}({raw}) AS {name}")

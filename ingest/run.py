@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,38 +69,118 @@ def ingest_paths(
             hint = " (run `crmwh generate` first, or set paths.inbox_dir)" if not paths else ""
             raise IngestError(f"{root}: no such file or directory{hint}")
     files = sorted(set(_discover(roots, lake)))
-    report = IngestReport()
     known = known_checksums(lake)
-    with _connect(lake, engine) as con:
-        ensure_lake(settings, contracts, con=con)
-        ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    ensure_lake(settings, contracts)
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    claims = LoadClaims()
+
+    def one(index: int, con: duckdb.DuckDBPyConnection) -> list[FileReport]:
+        return ingest_file(
+            con,
+            settings,
+            contracts,
+            files[index],
+            engine,
+            ingested_at,
+            f"f{index}",
+            tombstones,
+            known,
+            claims,
+        )
+
+    # Largest first, so that no big file starts last while the other workers sit idle.
+    order = sorted(range(len(files)), key=lambda i: -_size(files[i]))
+    per_file: dict[int, list[FileReport]] = {}
+    with _Workers(lake, engine, min(engine.files_at_once, len(files))) as workers:
         if progress:
             with Progress(console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task("ingest", total=len(files))
-                for index, path in enumerate(files):
-                    bar.update(task, description=f"ingest {path.name}")
-                    report.files.extend(
-                        ingest_file(
-                            con,
-                            settings,
-                            contracts,
-                            path,
-                            engine,
-                            ingested_at,
-                            f"f{index}",
-                            tombstones,
-                            known,
-                        )
-                    )
-                    bar.advance(task)
+                for index, reports in workers.map(one, order):
+                    per_file[index] = reports
+                    bar.update(task, description=f"ingest {files[index].name}", advance=1)
         else:
-            for index, path in enumerate(files):
-                report.files.extend(
-                    ingest_file(
-                        con, settings, contracts, path, engine, ingested_at, f"f{index}", tombstones, known
-                    )
-                )
+            per_file.update(workers.map(one, order))
+    report = IngestReport()
+    for index in range(len(files)):
+        report.files.extend(per_file[index])
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class LoadClaims:
+    """One file per load id at a time: two identical files in one run land once, the second is skipped."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextlib.contextmanager
+    def hold(self, load_id: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(load_id, threading.Lock())
+        with lock:
+            yield
+
+
+class _Workers:
+    """``files_at_once`` threads, each landing whole files on its own DuckDB connection.
+
+    DuckDB releases the GIL while it works, and each connection gets an equal share of the
+    memory limit, so the bound on memory is the configured one whatever the number of workers.
+    """
+
+    def __init__(self, lake: Path, engine: EngineConfig, workers: int) -> None:
+        self.lake = lake
+        self.workers = max(1, workers)
+        self.engine = engine.per_connection(self.workers)
+        self._local = threading.local()
+        self._opened: list[tuple[_connect, duckdb.DuckDBPyConnection]] = []
+        self._guard = threading.Lock()
+
+    def __enter__(self) -> _Workers:
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ingest")
+        return self
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            opener = _connect(self.lake, self.engine)
+            con = opener.__enter__()
+            self._local.con = con
+            with self._guard:
+                self._opened.append((opener, con))
+        return con
+
+    def map(
+        self, work: Callable[[int, duckdb.DuckDBPyConnection], list[FileReport]], order: list[int]
+    ) -> Iterator[tuple[int, list[FileReport]]]:
+        """(index, reports) of every file in ``order``, as they finish; the first error stops the rest."""
+        futures = {self.pool.submit(self._run, work, i): i for i in order}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def _run(
+        self, work: Callable[[int, duckdb.DuckDBPyConnection], list[FileReport]], index: int
+    ) -> list[FileReport]:
+        return work(index, self._connection())
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            # An error or Ctrl-C: files not started stay in the inbox for the next run, the running
+            # ones are interrupted (their temporary Parquet names are never renamed into the lake).
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            with self._guard:
+                for _, con in self._opened:
+                    con.interrupt()
+        self.pool.shutdown(wait=True)
+        for opener, _ in self._opened:
+            opener.__exit__(None, None, None)
 
 
 def _tombstones_for(settings: Settings, tombstones: Tombstones | None) -> Tombstones | None:
@@ -143,9 +225,11 @@ def ingest_file(
     prefix: str,
     tombstones: Tombstones | None = None,
     known: dict[tuple[str, int, int, int, int], str] | None = None,
+    claims: LoadClaims | None = None,
 ) -> list[FileReport]:
     """Ingest one file: its main object plus any object exploded from it. Never raises for bad data.
-    ``known``: checksums of files already loaded (``known_checksums``), to skip re-reading them."""
+    ``known``: checksums of files already loaded (``known_checksums``), to skip re-reading them;
+    ``claims``: shared by the files landed concurrently, so that one load id lands once."""
     lake = settings.lake_dir
     started = datetime.now(UTC)
     source = detect_source(path, settings.ingest.source_aliases)
@@ -168,6 +252,47 @@ def ingest_file(
     load_id = make_load_id(source, object_, sha256)
     if fmt is None:
         return [quarantine(lake, path, source, sha256, f"unsupported file type {path.name!r}", started)]
+    with (claims or LoadClaims()).hold(load_id):
+        return _ingest_load(
+            con,
+            lake,
+            path,
+            source,
+            source_contract,
+            contract,
+            object_,
+            fmt,
+            compression,
+            sha256,
+            identity,
+            load_id,
+            engine,
+            ingested_at,
+            prefix,
+            started,
+            tombstones,
+        )
+
+
+def _ingest_load(
+    con: duckdb.DuckDBPyConnection,
+    lake: Path,
+    path: Path,
+    source: str,
+    source_contract: SourceContract,
+    contract: ObjectContract | None,
+    object_: str,
+    fmt: str,
+    compression: str | None,
+    sha256: str,
+    identity: dict[str, int],
+    load_id: str,
+    engine: EngineConfig,
+    ingested_at: datetime,
+    prefix: str,
+    started: datetime,
+    tombstones: Tombstones | None,
+) -> list[FileReport]:
     done = read_record(lake, load_id)
     if done is not None and done.get("status") in DONE_STATUSES - {"quarantined"}:
         remember_identity(lake, done, str(path), identity)

@@ -8,6 +8,8 @@ microseconds (the same value as ``CAST(tz AS TIMESTAMP)`` under the ``UTC`` sess
 without ICU's per-value calendar work); only +/-infinity take the cast. The standardisers that need a
 library (email-validator, phonenumbers, pycountry) run in Python on the DISTINCT values of a column
 only; their results come back to DuckDB as mapping tables joined on the raw value.
+``ingest_blank`` (NULL or nothing but spaces) skips the trim, which copies the string, when the first
+character is printable ASCII other than a space: trim removes Unicode space separators only.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ CURRENCY_SYMBOLS = {
 
 SQL_MACROS = r"""
 CREATE OR REPLACE TEMP MACRO ingest_clean(v) AS NULLIF(trim(CAST(v AS VARCHAR)), '');
+CREATE OR REPLACE TEMP MACRO ingest_blank(v) AS CASE WHEN v IS NULL THEN true
+    WHEN ascii(v) BETWEEN 33 AND 126 THEN false ELSE trim(v) = '' END;
 CREATE OR REPLACE TEMP MACRO ingest_number_text(v) AS
     CASE WHEN starts_with(v, '(') AND ends_with(v, ')') THEN '-' || trim(v, '()') ELSE v END;
 CREATE OR REPLACE TEMP MACRO ingest_thousands(v) AS

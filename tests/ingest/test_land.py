@@ -410,3 +410,28 @@ def test_files_without_records_land_nothing_and_count_nothing(settings: Settings
     report = ingest_paths(settings)
     assert [(f.status, f.rows_read) for f in report.files] == [("landed", 0), ("landed", 0)]
     assert report.exit_code == 0
+
+
+def test_identical_files_landed_at_once_land_one_load(settings: Settings) -> None:
+    """Files land concurrently (ingest.files_at_once): copies of one file in one run still give one
+    load, the others are reported as skipped, and rows are not landed twice."""
+    text = f"{ORDERS_HEADER}\n" + "".join(f"{order_line(f'O-{i}')}\n" for i in range(2000))
+    for name in ("orders.csv", "orders_2026-11-20.csv", "orders_2026-11-21.csv", "orders_2026-11-22.csv"):
+        write(settings.inbox_dir / "billing" / name, text)
+    report = ingest_paths(settings)
+    assert sorted(f.status for f in report.files) == ["landed", "skipped", "skipped", "skipped"]
+    assert len({f.load_id for f in report.files}) == 1
+    landed = rows(settings.lake_dir / "billing" / "order" / "*.parquet")
+    assert len(landed) == 2000
+    assert len(manifest(settings)) == 1
+
+
+def test_each_concurrent_connection_gets_its_share_of_the_memory_limit() -> None:
+    from ingest.config import EngineConfig, memory_bytes
+
+    engine = EngineConfig(memory_limit="2GB", files_at_once=2)
+    assert engine.per_connection(2).memory_limit == f"{2 * 1000**3 // 2 // 2**20}MiB"
+    assert engine.per_connection(1).memory_limit == "2GB"
+    assert memory_bytes("1.5GiB") == int(1.5 * 2**30)
+    with pytest.raises(IngestError, match="not a memory size"):
+        memory_bytes("lots")
