@@ -45,6 +45,7 @@ QUARANTINE_DIR = "_quarantine"
 IGNORED_PREFIXES = (".", "_", "README", "LICENSE")
 IGNORED_SUFFIXES = (".md", ".reason.json")
 EMPTY_FILE = "_empty.parquet"
+_QUARANTINE_LOCK = threading.Lock()
 
 
 def ingest_paths(
@@ -434,6 +435,20 @@ def quarantine(
     object_: str | None = None,
 ) -> FileReport:
     """Move an unreadable file to ``<lake>/_quarantine/`` next to ``<name>.reason.json``."""
+    # Files land concurrently: two unreadable files of one name must not pick the same target.
+    with _QUARANTINE_LOCK:
+        return _quarantine(lake, path, source, sha256, reason, started, object_)
+
+
+def _quarantine(
+    lake: Path,
+    path: Path,
+    source: str | None,
+    sha256: str,
+    reason: str,
+    started: datetime,
+    object_: str | None,
+) -> FileReport:
     directory = lake / QUARANTINE_DIR
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / path.name

@@ -435,3 +435,18 @@ def test_each_concurrent_connection_gets_its_share_of_the_memory_limit() -> None
     assert memory_bytes("1.5GiB") == int(1.5 * 2**30)
     with pytest.raises(IngestError, match="not a memory size"):
         memory_bytes("lots")
+
+
+def test_unreadable_files_of_one_name_landed_at_once_are_both_quarantined(settings: Settings) -> None:
+    first = b"\x00\x01binary one" * 100
+    second = b"\x00\x02binary two" * 100
+    for folder, content in (("salesforce", first), ("fivetran_salesforce", second)):
+        path = settings.inbox_dir / folder / "Account.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    report = ingest_paths(settings)
+    assert [f.status for f in report.files] == ["quarantined", "quarantined"]
+    kept = sorted(
+        p.read_bytes() for p in (settings.lake_dir / "_quarantine").iterdir() if not p.name.endswith(".json")
+    )
+    assert kept == sorted([first, second])
