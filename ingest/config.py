@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +33,7 @@ MEMORY_TEXT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*", re.IGN
 @dataclass(frozen=True)
 class EngineConfig:
     memory_limit: str = "2GB"
-    threads: int = 0  # 0: DuckDB's default (all cores)
+    threads: int = 0  # of the whole ingest, shared by the files landed at once; 0: all cores
     row_group_rows: int = 122_880
     max_line_bytes: int = 16 * 1024 * 1024  # larger values make DuckDB reserve GiB-sized buffers
     files_at_once: int = 2
@@ -48,10 +49,17 @@ class EngineConfig:
         )
 
     def per_connection(self, connections: int) -> EngineConfig:
-        """The config of one of ``connections`` concurrent connections: an equal share of the memory."""
+        """The config of one of ``connections`` concurrent connections: an equal share of the memory
+        and of the threads (at least one). More threads than cores only makes the connections take
+        turns: on 2 cores, 2 files with 1 thread each landed 8-14 % faster than with 2 threads each."""
         if connections <= 1:
             return self
-        return replace(self, memory_limit=f"{memory_bytes(self.memory_limit) // connections // 2**20}MiB")
+        threads = max(1, (self.threads or os.cpu_count() or 1) // connections)
+        return replace(
+            self,
+            memory_limit=f"{memory_bytes(self.memory_limit) // connections // 2**20}MiB",
+            threads=threads,
+        )
 
 
 def memory_bytes(text: str) -> int:

@@ -109,11 +109,14 @@ def land(
         return _result(con, raw, target, "rejected", 0, rows_rejected, drift, f"file rejected: {reason}")
 
     joins, maps = _mapping_tables(con, contract, sources, raw, target.prefix)
-    inner_sql, reason_sql = [], []
+    inner_sql, reason_sql, helpers = [], [], []
     for index, column in enumerate(contract.columns):
-        values, reasons = _column_sql(column, sources[column.name], maps.get(column.name), f"__c{index}")
+        helper = f"__c{index}"
+        values, reasons = _column_sql(column, sources[column.name], maps.get(column.name), helper)
         inner_sql.extend(values)
         reason_sql.extend(reasons)
+        if reasons:
+            helpers.append(helper)
     landed_names = {name for name, _ in contract.landed_schema()} | set(LINEAGE_COLUMNS)
     extra_names = [c + "_src" if c in landed_names else c for c in extras]
     inner_sql += [f"r.{quote_ident(c)} AS {quote_ident(n)}" for c, n in zip(extras, extra_names, strict=True)]
@@ -124,9 +127,11 @@ def land(
     # spills it to <lake>/_tmp/ beyond the memory limit); the good rows and the reasons are then two
     # cheap scans of it. The reason expressions only compare the typed columns of the inner select.
     typed_table = f"{target.prefix}_typed"
+    # The raw copies the reasons quote are not stored: nothing reads them afterwards.
+    kept = f"* EXCLUDE ({', '.join(helpers)})" if helpers else "*"
     con.execute(
         f"""CREATE TEMP TABLE {typed_table} AS
-        SELECT *, {reason_expr} AS _reject_reason FROM (
+        SELECT {kept}, {reason_expr} AS _reject_reason FROM (
           SELECT {", ".join(inner_sql)}, {raw.row_number_sql} AS _row_number, {raw.hash_sql} AS _row_hash
           {source_sql})"""
     )
@@ -180,7 +185,12 @@ def _mapping_tables(
     raw: RawTable,
     prefix: str,
 ) -> tuple[list[str], dict[str, str]]:
-    """Build one mapping table per library-standardised column from its distinct values."""
+    """One mapping table per library-standardised column, keyed by the raw value as it is in the file.
+
+    Cleaning (trim, lower) and the library calls run once per distinct raw value; the typing pass
+    then joins on the raw column itself and computes nothing per row for these columns. Keyed on the
+    cleaned value instead, the orders extract's typing pass took 1.0-1.15 s instead of 0.55-0.69 s.
+    """
     joins: list[str] = []
     maps: dict[str, str] = {}
     for index, column in enumerate(contract.columns):
@@ -189,59 +199,81 @@ def _mapping_tables(
             continue
         name = f"{prefix}_map{index}"
         alias = f"m{index}"
-        clean = f"ingest_clean(r.{quote_ident(source)})"
-        if column.standardise == "email":
-            values = _distinct(
-                con,
-                f"""WITH d AS MATERIALIZED (
-                  SELECT DISTINCT lower(ingest_clean({quote_ident(source)})) AS v FROM {raw.table})
-                SELECT v FROM d
-                WHERE v IS NOT NULL AND NOT (regexp_full_match(v, {quote_literal(std.FAST_EMAIL_PATTERN)})
-                    AND NOT regexp_matches(v, {quote_literal(std.SPECIAL_USE_TLD_PATTERN)})
-                    AND length(v) <= 254 AND strpos(v, '@') <= 65)""",
-            )
-            rows = std.email_mapping(v for (v,) in values)
-            _register(con, name, {"v": [r[0] for r in rows], "valid": [r[2] for r in rows]})
-            joins.append(f"LEFT JOIN {name} {alias} ON {alias}.v = lower({clean})")
-        elif column.standardise == "phone":
+        raw_column = f"r.{quote_ident(source)}"
+        if column.standardise == "phone":
             country_source = sources.get(column.phone_country_from or "")
-            country_sql = (
-                f"ingest_clean({quote_ident(country_source)})" if country_source else "NULL::VARCHAR"
-            )
-            # A number written with its country code does not depend on the country column.
-            con.execute(
-                f"""CREATE TEMP TABLE {name}_pairs AS SELECT DISTINCT ingest_clean({quote_ident(source)}) AS p,
-                       CASE WHEN starts_with(p, '+') THEN NULL ELSE {country_sql} END AS c
-                FROM {raw.table} WHERE p IS NOT NULL"""
-            )
-            build_phone_mapping(con, f"{name}_pairs", name)
+            _phone_mapping(con, raw, source, country_source, name)
             country_join = (
-                f"CASE WHEN starts_with({clean}, '+') THEN NULL ELSE ingest_clean(r.{quote_ident(country_source)}) END"
+                f" AND {alias}.rc IS NOT DISTINCT FROM r.{quote_ident(country_source)}"
                 if country_source
-                else "NULL"
+                else ""
             )
-            joins.append(
-                f"LEFT JOIN {name} {alias} ON {alias}.p = {clean} AND {alias}.c IS NOT DISTINCT FROM {country_join}"
-            )
+            joins.append(f"LEFT JOIN {name} {alias} ON {alias}.rv = {raw_column}{country_join}")
         else:
-            values = _distinct(
-                con,
-                f"SELECT DISTINCT ingest_clean({quote_ident(source)}) AS v FROM {raw.table} WHERE v IS NOT NULL",
-            )
-            if column.standardise == "country":
-                rows3 = std.country_mapping(v for (v,) in values)
-                data = {
-                    "v": [r[0] for r in rows3],
-                    "std": [r[1] for r in rows3],
-                    "valid": [r[2] for r in rows3],
-                }
-            else:
-                rows2 = std.currency_mapping(v for (v,) in values)
-                data = {"v": [r[0] for r in rows2], "std": [r[1] for r in rows2]}
-            _register(con, name, data)
-            joins.append(f"LEFT JOIN {name} {alias} ON {alias}.v = {clean}")
+            _value_mapping(con, raw, source, column.standardise, name)
+            joins.append(f"LEFT JOIN {name} {alias} ON {alias}.rv = {raw_column}")
         maps[column.name] = alias
     return joins, maps
+
+
+def _value_mapping(con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, kind: str, name: str) -> None:
+    """``name(rv, std, valid)``: each distinct raw e-mail, country or currency value, standardised."""
+    cleaned = "lower(ingest_clean(rv))" if kind == "email" else "ingest_clean(rv)"
+    con.execute(
+        f"""CREATE TEMP TABLE {name}_values AS SELECT rv, {cleaned} AS v
+        FROM (SELECT DISTINCT {quote_ident(source)} AS rv FROM {raw.table}) WHERE v IS NOT NULL"""
+    )
+    if kind == "email":
+        # Addresses of the common shape are valid without asking email-validator.
+        suspects = _distinct(
+            con,
+            f"""SELECT DISTINCT v FROM {name}_values
+            WHERE NOT (regexp_full_match(v, {quote_literal(std.FAST_EMAIL_PATTERN)})
+                AND NOT regexp_matches(v, {quote_literal(std.SPECIAL_USE_TLD_PATTERN)})
+                AND length(v) <= 254 AND strpos(v, '@') <= 65)""",
+        )
+        rows = std.email_mapping(v for (v,) in suspects)
+        _register(con, f"{name}_checked", {"v": [r[0] for r in rows], "valid": [r[2] for r in rows]})
+        standardised = "x.v AS std, coalesce(c.valid, true) AS valid"
+    else:
+        values = _distinct(con, f"SELECT DISTINCT v FROM {name}_values")
+        if kind == "country":
+            rows3 = std.country_mapping(v for (v,) in values)
+            data = {"v": [r[0] for r in rows3], "std": [r[1] for r in rows3], "valid": [r[2] for r in rows3]}
+            standardised = "c.std, c.valid"
+        else:
+            rows2 = std.currency_mapping(v for (v,) in values)
+            data = {"v": [r[0] for r in rows2], "std": [r[1] for r in rows2]}
+            standardised = "c.std, CAST(NULL AS BOOLEAN) AS valid"
+        _register(con, f"{name}_checked", data)
+    con.execute(
+        f"""CREATE TEMP TABLE {name} AS SELECT x.rv, {standardised}
+        FROM {name}_values x LEFT JOIN {name}_checked c ON c.v = x.v"""
+    )
+    con.execute(f"DROP TABLE {name}_values")
+    con.execute(f"DROP TABLE {name}_checked")
+
+
+def _phone_mapping(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, country_source: str | None, name: str
+) -> None:
+    """``name(rv, rc, std, valid)``: each distinct raw (phone, country) pair, standardised; the country
+    only decides for numbers written without their country code."""
+    country = quote_ident(country_source) if country_source else "NULL::VARCHAR"
+    con.execute(
+        f"""CREATE TEMP TABLE {name}_raw_pairs AS SELECT DISTINCT {quote_ident(source)} AS rv, {country} AS rc
+        FROM {raw.table} WHERE ingest_clean({quote_ident(source)}) IS NOT NULL"""
+    )
+    pair = "ingest_clean(rv) AS p, CASE WHEN starts_with(p, '+') THEN NULL ELSE ingest_clean(rc) END AS c"
+    con.execute(f"CREATE TEMP TABLE {name}_pairs AS SELECT DISTINCT {pair} FROM {name}_raw_pairs")
+    build_phone_mapping(con, f"{name}_pairs", f"{name}_clean")
+    con.execute(
+        f"""CREATE TEMP TABLE {name} AS SELECT x.rv, x.rc, m.std, m.valid
+        FROM (SELECT rv, rc, {pair} FROM {name}_raw_pairs) x
+        JOIN {name}_clean m ON m.p = x.p AND m.c IS NOT DISTINCT FROM x.c"""
+    )
+    for table in ("raw_pairs", "pairs", "clean"):
+        con.execute(f"DROP TABLE {name}_{table}")
 
 
 def _column_sql(
@@ -249,7 +281,7 @@ def _column_sql(
 ) -> tuple[list[str], list[str]]:
     """(inner SELECT expressions, reason expressions over the inner columns) of one contract column.
 
-    ``helper`` names the inner column holding the trimmed raw value (NULL when empty).
+    ``helper`` names the inner column holding the raw value, kept only for the reason expressions.
     """
     name = quote_ident(column.name)
     if source is None:
@@ -273,13 +305,7 @@ def _column_sql(
             f"CASE WHEN {name} IS NULL AND {present} "
             f"THEN '{column.name}: cannot parse ' || {shown} || ' as {column.type}' END"
         )
-    elif kind == "email":
-        inner.append(f"lower({clean}) AS {name}")
-        inner.append(
-            f"CASE WHEN {clean} IS NULL THEN NULL ELSE coalesce({alias}.valid, true) END "
-            f"AS {quote_ident(column.name + '_is_valid')}"
-        )
-    elif kind in ("phone", "country"):
+    elif kind in ("email", "phone", "country"):
         inner.append(f"{alias}.std AS {name}")
         inner.append(f"{alias}.valid AS {quote_ident(column.name + '_is_valid')}")
     elif kind == "currency":
@@ -400,6 +426,7 @@ def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 def _register(con: duckdb.DuckDBPyConnection, name: str, data: dict[str, list]) -> None:
     types = {
         "v": pa.string(),
+        "rv": pa.string(),
         "p": pa.string(),
         "c": pa.string(),
         "std": pa.string(),

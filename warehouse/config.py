@@ -95,7 +95,8 @@ class IngestConfig:
     # read) runs one row group per thread; 500,000 made a 300k-row extract one single-threaded group.
     batch_rows: int = 122_880
     memory_limit: str = "2GB"
-    threads: int = 2
+    # DuckDB threads of the whole ingest (0: all cores), shared like memory_limit by the files at once.
+    threads: int = 0
     # Files landed at the same time, each on its own DuckDB connection with its share of memory_limit:
     # one file's statements keep barely more than one core busy (measured 1.15 cores on 2).
     files_at_once: int = 2

@@ -2,6 +2,7 @@ import csv
 import gzip
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -426,12 +427,18 @@ def test_identical_files_landed_at_once_land_one_load(settings: Settings) -> Non
     assert len(manifest(settings)) == 1
 
 
-def test_each_concurrent_connection_gets_its_share_of_the_memory_limit() -> None:
+def test_each_concurrent_connection_gets_its_share_of_the_memory_limit_and_threads() -> None:
     from ingest.config import EngineConfig, memory_bytes
 
-    engine = EngineConfig(memory_limit="2GB", files_at_once=2)
+    engine = EngineConfig(memory_limit="2GB", threads=4, files_at_once=2)
     assert engine.per_connection(2).memory_limit == f"{2 * 1000**3 // 2 // 2**20}MiB"
-    assert engine.per_connection(1).memory_limit == "2GB"
+    assert engine.per_connection(2).threads == 2
+    assert engine.per_connection(3).threads == 1
+    assert engine.per_connection(8).threads == 1
+    assert engine.per_connection(1) == engine
+    all_cores = EngineConfig(threads=0)
+    assert all_cores.per_connection(2).threads == max(1, (os.cpu_count() or 1) // 2)
+    assert all_cores.per_connection(1).threads == 0
     assert memory_bytes("1.5GiB") == int(1.5 * 2**30)
     with pytest.raises(IngestError, match="not a memory size"):
         memory_bytes("lots")
@@ -450,3 +457,42 @@ def test_unreadable_files_of_one_name_landed_at_once_are_both_quarantined(settin
         p.read_bytes() for p in (settings.lake_dir / "_quarantine").iterdir() if not p.name.endswith(".json")
     )
     assert kept == sorted([first, second])
+
+
+def test_standardised_columns_match_the_libraries_row_by_row(settings: Settings) -> None:
+    """The mapping tables are keyed by the raw value: variants of one value (spaces, case, the country
+    beside a national number) must each get what the library says for that row."""
+    from ingest.standardise import country_code, currency_code, standardise_email, standardise_phone
+
+    cases = [
+        ("Ann@Example.com", "+1 415 555 2671", "US", "usd"),
+        ("  ann@example.com ", " +1 415 555 2671", "United Kingdom", "USD"),
+        ("ann@example.com", "(415) 555-2671", "US", "$"),
+        ("ann@example.com", "(415) 555-2671", "GB", "EUR"),
+        ("ann@example.com", "020 7946 0958", "GB", "gbp"),
+        ("ann@example.com", "020 7946 0958", "", "GBP"),
+        ("not an address", "   ", "Atlantis", "EUR"),
+        ("", "+44 20 7946 0958", "USA", "EUR"),
+        ("bob@example..com", "12", "germany", "EUR"),
+    ]
+    lines = [
+        f"O-{i},C1,{email},{phone},Ann,{country},2025-01-02T03:04:05Z,paid,10.00,,{currency},web,1,"
+        for i, (email, phone, country, currency) in enumerate(cases)
+    ]
+    write(settings.inbox_dir / "billing" / "orders.csv", ORDERS_HEADER + "\n" + "\n".join(lines) + "\n")
+    report = ingest_paths(settings)
+    assert report.rows_landed == len(cases)
+    landed = {r["order_id"]: r for r in rows(settings.lake_dir / "billing" / "order" / "*.parquet")}
+    for i, (email, phone, country, currency) in enumerate(cases):
+        row = landed[f"O-{i}"]
+        expected_email = standardise_email(email) if email.strip() else (None, None)
+        assert (row["customer_email"], row["customer_email_is_valid"]) == expected_email, row
+        region = country_code(country) if country.strip() and not phone.strip().startswith("+") else None
+        expected_phone = standardise_phone(phone, region) if phone.strip() else (None, None)
+        assert (row["customer_phone"], row["customer_phone_is_valid"]) == expected_phone, row
+        code = country_code(country) if country.strip() else None
+        expected_country = (
+            (code, True) if code else ((country.strip(), False) if country.strip() else (None, None))
+        )
+        assert (row["country"], row["country_is_valid"]) == expected_country, row
+        assert row["currency"] == currency_code(currency), row
