@@ -219,16 +219,18 @@ def _mapping_tables(
 def _value_mapping(con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, kind: str, name: str) -> None:
     """``name(rv, std, valid)``: each distinct raw e-mail, country or currency value, standardised."""
     cleaned = "lower(ingest_clean(rv))" if kind == "email" else "ingest_clean(rv)"
+    # Blank values are dropped only at the end: a filter on the cleaned value here would be pushed
+    # below the DISTINCT and trim every row of the file (trim is DuckDB's costliest string function).
     con.execute(
         f"""CREATE TEMP TABLE {name}_values AS SELECT rv, {cleaned} AS v
-        FROM (SELECT DISTINCT {quote_ident(source)} AS rv FROM {raw.table}) WHERE v IS NOT NULL"""
+        FROM (SELECT DISTINCT {quote_ident(source)} AS rv FROM {raw.table})"""
     )
     if kind == "email":
         # Addresses of the common shape are valid without asking email-validator.
         suspects = _distinct(
             con,
             f"""SELECT DISTINCT v FROM {name}_values
-            WHERE NOT (regexp_full_match(v, {quote_literal(std.FAST_EMAIL_PATTERN)})
+            WHERE v IS NOT NULL AND NOT (regexp_full_match(v, {quote_literal(std.FAST_EMAIL_PATTERN)})
                 AND NOT regexp_matches(v, {quote_literal(std.SPECIAL_USE_TLD_PATTERN)})
                 AND length(v) <= 254 AND strpos(v, '@') <= 65)""",
         )
@@ -236,7 +238,7 @@ def _value_mapping(con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, k
         _register(con, f"{name}_checked", {"v": [r[0] for r in rows], "valid": [r[2] for r in rows]})
         standardised = "x.v AS std, coalesce(c.valid, true) AS valid"
     else:
-        values = _distinct(con, f"SELECT DISTINCT v FROM {name}_values")
+        values = _distinct(con, f"SELECT DISTINCT v FROM {name}_values WHERE v IS NOT NULL")
         if kind == "country":
             rows3 = std.country_mapping(v for (v,) in values)
             data = {"v": [r[0] for r in rows3], "std": [r[1] for r in rows3], "valid": [r[2] for r in rows3]}
@@ -248,7 +250,7 @@ def _value_mapping(con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, k
         _register(con, f"{name}_checked", data)
     con.execute(
         f"""CREATE TEMP TABLE {name} AS SELECT x.rv, {standardised}
-        FROM {name}_values x LEFT JOIN {name}_checked c ON c.v = x.v"""
+        FROM {name}_values x LEFT JOIN {name}_checked c ON c.v = x.v WHERE x.v IS NOT NULL"""
     )
     con.execute(f"DROP TABLE {name}_values")
     con.execute(f"DROP TABLE {name}_checked")
@@ -260,20 +262,16 @@ def _phone_mapping(
     """``name(rv, rc, std, valid)``: each distinct raw (phone, country) pair, standardised; the country
     only decides for numbers written without their country code."""
     country = quote_ident(country_source) if country_source else "NULL::VARCHAR"
+    # The raw pair is carried through the standardisation, so the mapping needs no join back to it.
     con.execute(
-        f"""CREATE TEMP TABLE {name}_raw_pairs AS SELECT DISTINCT {quote_ident(source)} AS rv, {country} AS rc
-        FROM {raw.table} WHERE ingest_clean({quote_ident(source)}) IS NOT NULL"""
+        f"""CREATE TEMP TABLE {name}_pairs AS
+        SELECT rv, rc, ingest_clean(rv) AS p, CASE WHEN starts_with(p, '+') THEN NULL ELSE ingest_clean(rc) END AS c
+        FROM (SELECT DISTINCT {quote_ident(source)} AS rv, {country} AS rc FROM {raw.table}
+              WHERE {quote_ident(source)} IS NOT NULL)"""
     )
-    pair = "ingest_clean(rv) AS p, CASE WHEN starts_with(p, '+') THEN NULL ELSE ingest_clean(rc) END AS c"
-    con.execute(f"CREATE TEMP TABLE {name}_pairs AS SELECT DISTINCT {pair} FROM {name}_raw_pairs")
-    build_phone_mapping(con, f"{name}_pairs", f"{name}_clean")
-    con.execute(
-        f"""CREATE TEMP TABLE {name} AS SELECT x.rv, x.rc, m.std, m.valid
-        FROM (SELECT rv, rc, {pair} FROM {name}_raw_pairs) x
-        JOIN {name}_clean m ON m.p = x.p AND m.c IS NOT DISTINCT FROM x.c"""
-    )
-    for table in ("raw_pairs", "pairs", "clean"):
-        con.execute(f"DROP TABLE {name}_{table}")
+    con.execute(f"DELETE FROM {name}_pairs WHERE p IS NULL")
+    build_phone_mapping(con, f"{name}_pairs", name, carry=("rv", "rc"))
+    con.execute(f"DROP TABLE {name}_pairs")
 
 
 def _column_sql(

@@ -184,13 +184,15 @@ def _main_metadata(calling_code: int) -> PhoneMetadata | None:
     return PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
 
 
-def split_sql(pairs_table: str) -> str:
-    """SELECT p, c, cc, nn: the pairs in the fast path's shape, split into calling code and the rest."""
+def split_sql(pairs_table: str, carry: str = "") -> str:
+    """SELECT p, c, cc, nn: the pairs in the fast path's shape, split into calling code and the rest.
+
+    ``carry``: more columns of ``pairs_table`` passed through (``"rv, rc, "``), with their separator."""
     return f"""
     WITH shaped AS (
-      SELECT p, c, regexp_replace(p, '[^0-9]', '', 'g') AS d FROM {pairs_table}
+      SELECT {carry}p, c, regexp_replace(p, '[^0-9]', '', 'g') AS d FROM {pairs_table}
       WHERE length(p) <= {MAX_INPUT_LENGTH} AND regexp_full_match(p, {quote_literal(FAST_SHAPE)}))
-    SELECT p, c, cc, substr(d, length(cc) + 1) AS nn
+    SELECT {carry}p, c, cc, substr(d, length(cc) + 1) AS nn
     FROM (SELECT *, {calling_code_sql("d")} AS cc FROM shaped)
     WHERE cc IS NOT NULL AND length(d) - length(cc) >= {MIN_NSN_LENGTH}"""
 
@@ -207,7 +209,9 @@ def _optimizer_off(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("PRAGMA enable_optimizer")
 
 
-def fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str) -> None:
+def fast_mapping(
+    con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str, carry: tuple[str, ...] = ()
+) -> None:
     """``mapping_table(p, c, std, valid)`` for the pairs the fast path decides, exactly as the library.
 
     Each step is its own table (or materialised CTE) so that only the metadata of the calling
@@ -215,12 +219,12 @@ def fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table
     into every filter or expression of the next: that made planning ~10x slower.
     """
     with _optimizer_off(con):
-        _fast_mapping(con, pairs_table, mapping_table)
+        _fast_mapping(con, pairs_table, mapping_table, "".join(f"{c}, " for c in carry))
 
 
-def _fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str) -> None:
+def _fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str, carry: str) -> None:
     split_table, national_table = f"{mapping_table}_split", f"{mapping_table}_nsn"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {split_table} AS {split_sql(pairs_table)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {split_table} AS {split_sql(pairs_table, carry)}")
     present = [row[0] for row in con.execute(f"SELECT DISTINCT cc FROM {split_table} ORDER BY cc").fetchall()]
     metadata = {code: m for code in present if (m := _main_metadata(int(code))) is not None}
     prefix_lengths = [
@@ -236,8 +240,8 @@ def _fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_tabl
     stripped_case = f"CASE cc {' '.join(stripped)} END" if stripped else "NULL::VARCHAR"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {national_table} AS
-        WITH prefixed AS MATERIALIZED (SELECT p, c, cc, nn, {prefix_case} AS plen FROM {split_table})
-        SELECT p, c, cc, CASE WHEN plen IS NULL THEN nn WHEN plen < 0 THEN NULL ELSE {stripped_case} END AS nsn
+        WITH prefixed AS MATERIALIZED (SELECT {carry}p, c, cc, nn, {prefix_case} AS plen FROM {split_table})
+        SELECT {carry}p, c, cc, CASE WHEN plen IS NULL THEN nn WHEN plen < 0 THEN NULL ELSE {stripped_case} END AS nsn
         FROM prefixed"""
     )
     con.execute(f"DELETE FROM {national_table} WHERE nsn IS NULL OR length(nsn) > {MAX_NSN_LENGTH}")
@@ -246,8 +250,8 @@ def _fast_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_tabl
     valid_case = f"CASE cc {' '.join(valid)} END" if valid else "NULL::BOOLEAN"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {mapping_table} AS
-        WITH checked AS MATERIALIZED (SELECT p, c, cc, nsn, {valid_case} AS valid FROM {national_table})
-        SELECT p, c, CASE WHEN valid THEN '+' || cc || nsn ELSE p END AS std, valid FROM checked"""
+        WITH checked AS MATERIALIZED (SELECT {carry}p, c, cc, nsn, {valid_case} AS valid FROM {national_table})
+        SELECT {carry}p, c, CASE WHEN valid THEN '+' || cc || nsn ELSE p END AS std, valid FROM checked"""
     )
     con.execute(f"DROP TABLE {split_table}")
     con.execute(f"DROP TABLE {national_table}")
@@ -270,22 +274,27 @@ def _regions_with_matching_leading_digits(
     return {region for (region, _), hit in zip(tests, found, strict=True) if hit}
 
 
-def build_phone_mapping(con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str) -> None:
-    """``mapping_table(p, c, std, valid)`` for every distinct (phone, country) of ``pairs_table``.
+def build_phone_mapping(
+    con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str, carry: tuple[str, ...] = ()
+) -> None:
+    """``mapping_table(<carry>, p, c, std, valid)``: one row per row of ``pairs_table``.
 
-    ``pairs_table`` holds (p: trimmed raw phone, c: raw country or NULL); the fast path decides
-    what it can, phonenumbers the rest.
+    ``pairs_table`` holds (p: trimmed raw phone, c: raw country or NULL) and the ``carry`` columns
+    (the raw values the pair was cleaned from, say), passed through; the fast path decides what it
+    can, phonenumbers the rest.
     """
-    fast_mapping(con, pairs_table, mapping_table)
+    fast_mapping(con, pairs_table, mapping_table, carry)
     rest = con.execute(
-        f"""SELECT p, c FROM {pairs_table} x
+        f"""SELECT p, c{"".join(f", {c}" for c in carry)} FROM {pairs_table} x
         WHERE NOT EXISTS (SELECT 1 FROM {mapping_table} m WHERE m.p = x.p AND m.c IS NOT DISTINCT FROM x.c)"""
     ).fetchall()
     if not rest:
         return
-    rows = std.phone_mapping(rest)
+    rows = std.phone_mapping((r[0], r[1]) for r in rest)
+    columns = {c: pa.array([r[2 + i] for r in rest], type=pa.string()) for i, c in enumerate(carry)}
     table = pa.table(
         {
+            **columns,
             "p": pa.array([r[0] for r in rows], type=pa.string()),
             "c": pa.array([r[1] for r in rows], type=pa.string()),
             "std": pa.array([r[2] for r in rows], type=pa.string()),
