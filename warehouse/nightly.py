@@ -346,7 +346,9 @@ def recover(settings: Settings) -> list[str]:
 
 
 def _ingest(run: _Run) -> dict[str, Any]:
-    """Ingest the inbox one top-level folder at a time (the same files as one whole-inbox call)."""
+    """Ingest the inbox: its first top-level folder, then all the others in one call, so that files of
+    different folders land at the same time (``ingest.files_at_once``); the same files as one
+    whole-inbox call. The first folder alone gives the ``ingest`` pause point a half-ingested inbox."""
     from ingest.report import IngestReport
     from ingest.run import ingest_paths
 
@@ -355,10 +357,11 @@ def _ingest(run: _Run) -> dict[str, Any]:
         raise NightlyError(f"the inbox {inbox} does not exist (set paths.inbox_dir, or run `crmwh generate`)")
     entries = sorted(p for p in inbox.iterdir() if not p.name.startswith((".", "_")))
     whole = IngestReport()
-    for index, entry in enumerate(entries):
-        whole.files.extend(ingest_paths(run.settings, [entry], progress=run.progress).files)
-        if index == 0:
-            _pause_point(run, "ingest")
+    if entries:
+        whole.files.extend(ingest_paths(run.settings, entries[:1], progress=run.progress).files)
+        _pause_point(run, "ingest")
+    if entries[1:]:
+        whole.files.extend(ingest_paths(run.settings, entries[1:], progress=run.progress).files)
     data = whole.to_dict()
     rejected = [
         {"path": f.path, "object": f.object, "rows_rejected": f.rows_rejected, "reasons": f.top_reasons[:3]}
