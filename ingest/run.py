@@ -443,65 +443,58 @@ def quarantine(
     """Move an unreadable file to ``<lake>/_quarantine/`` next to ``<name>.reason.json``."""
     # Files land concurrently: two unreadable files of one name must not pick the same target.
     with _QUARANTINE_LOCK:
-        return _quarantine(lake, path, source, sha256, reason, started, object_)
-
-
-def _quarantine(
-    lake: Path,
-    path: Path,
-    source: str | None,
-    sha256: str,
-    reason: str,
-    started: datetime,
-    object_: str | None,
-) -> FileReport:
-    directory = lake / QUARANTINE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / path.name
-    if target.exists() and file_sha256(target) != sha256:
-        target = directory / f"{sha256[:12]}_{path.name}"
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, target)
-    load_id = make_load_id(source or "_unknown", object_ or path.name, sha256)
-    info: dict[str, Any] = {
-        "file": path.name,
-        "original_path": str(path),
-        "source": source,
-        "object": object_,
-        "sha256": sha256,
-        "reason": reason,
-        "quarantined_at": datetime.now(UTC).isoformat(),
-    }
-    write_atomic(target.with_name(target.name + ".reason.json"), json.dumps(info, indent=2).encode())
-    message = reason
-    try:
-        path.unlink()
-    except OSError as exc:
-        message = f"{reason} (copied to quarantine; could not remove the original: {exc.strerror})"
-    write_record(
-        lake,
-        {
-            "load_id": load_id,
-            "path": str(path),
+        directory = lake / QUARANTINE_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / path.name
+        if target.exists() and file_sha256(target) != sha256:
+            target = directory / f"{sha256[:12]}_{path.name}"
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+        load_id = make_load_id(source or "_unknown", object_ or path.name, sha256)
+        info: dict[str, Any] = {
+            "file": path.name,
+            "original_path": str(path),
             "source": source,
             "object": object_,
             "sha256": sha256,
-            "size": target.stat().st_size,
-            "status": "quarantined",
-            "rows_read": 0,
-            "rows_landed": 0,
-            "rows_rejected": 0,
-            "drift_columns": [],
-            "quarantine_path": str(target),
             "reason": reason,
-            "started_at": started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-        },
-    )
-    return FileReport(
-        path=str(path), source=source, object=object_, status="quarantined", load_id=load_id, message=message
-    )
+            "quarantined_at": datetime.now(UTC).isoformat(),
+        }
+        write_atomic(target.with_name(target.name + ".reason.json"), json.dumps(info, indent=2).encode())
+        message = reason
+        try:
+            path.unlink()
+        except OSError as exc:
+            message = f"{reason} (copied to quarantine; could not remove the original: {exc.strerror})"
+        write_record(
+            lake,
+            {
+                "load_id": load_id,
+                "path": str(path),
+                "source": source,
+                "object": object_,
+                "sha256": sha256,
+                "size": target.stat().st_size,
+                "status": "quarantined",
+                "rows_read": 0,
+                "rows_landed": 0,
+                "rows_rejected": 0,
+                "drift_columns": [],
+                "quarantine_path": str(target),
+                "reason": reason,
+                "started_at": started.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+            },
+        )
+        return FileReport(
+            path=str(path),
+            source=source,
+            object=object_,
+            status="quarantined",
+            load_id=load_id,
+            message=message,
+        )
 
 
 def _discover(roots: list[Path], lake: Path) -> Iterator[Path]:
