@@ -424,9 +424,6 @@ def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 def _register(con: duckdb.DuckDBPyConnection, name: str, data: dict[str, list]) -> None:
     types = {
         "v": pa.string(),
-        "rv": pa.string(),
-        "p": pa.string(),
-        "c": pa.string(),
         "std": pa.string(),
         "valid": pa.bool_(),
     }
