@@ -212,7 +212,7 @@ def _optimizer_off(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def fast_mapping(
     con: duckdb.DuckDBPyConnection, pairs_table: str, mapping_table: str, carry: tuple[str, ...] = ()
 ) -> None:
-    """``mapping_table(p, c, std, valid)`` for the pairs the fast path decides, exactly as the library.
+    """``mapping_table(<carry>, p, c, std, valid)`` for the pairs the fast path decides, exactly as the library.
 
     Each step is its own table (or materialised CTE) so that only the metadata of the calling
     codes (and regions) present is compiled, and DuckDB does not inline one step's large CASE

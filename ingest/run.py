@@ -93,7 +93,7 @@ def ingest_paths(
         )
 
     # Largest first, so that no big file starts last while the other workers sit idle; the empty files
-    # of every object are written first, beside the largest file (one at a time they took 0.12 s).
+    # of every object are written first, beside the largest file (before the workers started, they took 0.12 s).
     order = [ENSURE_LAKE, *sorted(range(len(files)), key=lambda i: -_size(files[i]))]
     per_file: dict[int, list[FileReport]] = {}
     with _Workers(lake, engine, min(engine.files_at_once, len(order))) as workers:
@@ -139,7 +139,7 @@ class _Workers:
     """``files_at_once`` threads, each landing whole files on its own DuckDB connection.
 
     DuckDB releases the GIL while it works, and each connection gets an equal share of the
-    memory limit, so the bound on memory is the configured one whatever the number of workers.
+    memory limit and of the threads, so the configured bounds hold whatever the number of workers.
     """
 
     def __init__(self, lake: Path, engine: EngineConfig, workers: int) -> None:

@@ -462,7 +462,13 @@ def test_unreadable_files_of_one_name_landed_at_once_are_both_quarantined(settin
 def test_standardised_columns_match_the_libraries_row_by_row(settings: Settings) -> None:
     """The mapping tables are keyed by the raw value: variants of one value (spaces, case, the country
     beside a national number) must each get what the library says for that row."""
-    from ingest.standardise import country_code, currency_code, standardise_email, standardise_phone
+    from ingest.standardise import (
+        country_code,
+        currency_code,
+        standardise_country,
+        standardise_email,
+        standardise_phone,
+    )
 
     cases = [
         ("Ann@Example.com", "+1 415 555 2671", "US", "usd"),
@@ -490,9 +496,6 @@ def test_standardised_columns_match_the_libraries_row_by_row(settings: Settings)
         region = country_code(country) if country.strip() and not phone.strip().startswith("+") else None
         expected_phone = standardise_phone(phone, region) if phone.strip() else (None, None)
         assert (row["customer_phone"], row["customer_phone_is_valid"]) == expected_phone, row
-        code = country_code(country) if country.strip() else None
-        expected_country = (
-            (code, True) if code else ((country.strip(), False) if country.strip() else (None, None))
-        )
+        expected_country = standardise_country(country) if country.strip() else (None, None)
         assert (row["country"], row["country_is_valid"]) == expected_country, row
         assert row["currency"] == currency_code(currency), row
