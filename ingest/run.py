@@ -140,15 +140,21 @@ class _Workers:
 
     DuckDB releases the GIL while it works, and each connection gets an equal share of the
     memory limit and of the threads, so the configured bounds hold whatever the number of workers.
+    Once no file is waiting, a worker that finishes hands its threads to the files still running:
+    otherwise the largest file of a run ends alone on one thread while the other cores sit idle.
     """
 
     def __init__(self, lake: Path, engine: EngineConfig, workers: int) -> None:
         self.lake = lake
         self.workers = max(1, workers)
         self.engine = engine.per_connection(self.workers)
+        self.total_threads = engine.threads or os.cpu_count() or 1
         self._local = threading.local()
         self._opened: list[tuple[_connect, duckdb.DuckDBPyConnection]] = []
         self._guard = threading.Lock()
+        self._waiting = 0
+        self._running: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._threads: dict[int, int] = {}
 
     def __enter__(self) -> _Workers:
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ingest")
@@ -168,6 +174,8 @@ class _Workers:
         self, work: Callable[[int, duckdb.DuckDBPyConnection], list[FileReport]], order: list[int]
     ) -> Iterator[tuple[int, list[FileReport]]]:
         """(index, reports) of every file in ``order``, as they finish; the first error stops the rest."""
+        with self._guard:
+            self._waiting += len(order)
         futures = {self.pool.submit(self._run, work, i): i for i in order}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -175,7 +183,37 @@ class _Workers:
     def _run(
         self, work: Callable[[int, duckdb.DuckDBPyConnection], list[FileReport]], index: int
     ) -> list[FileReport]:
-        return work(index, self._connection())
+        con = self._connection()
+        me = threading.get_ident()
+        with self._guard:
+            self._waiting -= 1
+            self._running[me] = con
+        try:
+            return work(index, con)
+        finally:
+            with self._guard:
+                del self._running[me]
+                if not self._waiting:
+                    self._share_threads()
+
+    def _share_threads(self) -> None:
+        """Spread all the threads over the files still running (called with the guard held).
+
+        ``SET threads`` on a cursor of a busy connection takes effect at once: DuckDB's scheduler is per
+        database, and the running statement picks the new threads up for its next tasks.
+        """
+        if not self._running:
+            return
+        share = max(1, self.total_threads // len(self._running))
+        for me, con in self._running.items():
+            if self._threads.get(me, self.engine.threads or self.total_threads) >= share:
+                continue
+            cursor = con.cursor()
+            try:
+                cursor.execute(f"SET threads = {share}")
+            finally:
+                cursor.close()
+            self._threads[me] = share
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if kind is not None:

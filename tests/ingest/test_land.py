@@ -444,6 +444,39 @@ def test_each_concurrent_connection_gets_its_share_of_the_memory_limit_and_threa
         memory_bytes("lots")
 
 
+def test_the_last_running_file_gets_the_threads_of_the_workers_that_finished(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from ingest.config import EngineConfig
+    from ingest.run import _Workers
+
+    large_started, small_done = threading.Event(), threading.Event()
+    seen: dict[str, list[int]] = {}
+
+    def threads(con: duckdb.DuckDBPyConnection) -> int:
+        return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+    def work(index: int, con: duckdb.DuckDBPyConnection) -> list:
+        if index == 1:
+            assert large_started.wait(10)
+            small_done.set()
+            return []
+        # The "large file": started first, still running when the small one ends and nothing waits.
+        seen["large"] = [threads(con)]
+        large_started.set()
+        assert small_done.wait(10)
+        deadline = time.monotonic() + 10
+        while threads(con) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["large"].append(threads(con))
+        return []
+
+    with _Workers(tmp_path / "lake", EngineConfig(threads=4, files_at_once=2), 2) as workers:
+        list(workers.map(work, [0, 1]))
+    assert seen["large"] == [2, 4]
+
+
 def test_unreadable_files_of_one_name_landed_at_once_are_both_quarantined(settings: Settings) -> None:
     first = b"\x00\x01binary one" * 100
     second = b"\x00\x02binary two" * 100
