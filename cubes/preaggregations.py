@@ -28,7 +28,9 @@ from cubes.compiler import (
     FactScope,
     LevelRef,
     aggregate,
+    col,
     preagg_table_name,
+    table_ref,
 )
 from cubes.definitions import Cube, Measure, PreAggregation, default_cubes
 from cubes.engine import forget_preaggregations
@@ -77,10 +79,71 @@ def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Select:
             exp.Tuple(expressions=[by_address[a].copy() for a in pre.levels if a in stored])
             for stored in pre.grouping_sets
         ]
+        _count_ordinals(select, fact.table)
         return select.group_by(exp.GroupingSets(expressions=sets), copy=False)
     blocks = [b for leaf in leaves for b in building_blocks(leaf, scope)]
     select = scope.from_(exp.select(*levels, *blocks))
     return select.group_by(*[e.copy() for e in level_exprs]) if level_exprs else select
+
+
+ORDINAL_PREFIX = "_ordinal__"
+
+
+def _count_ordinals(select: exp.Select, fact_table: str) -> None:
+    """Count distinct fact values by their ordinal (a dense integer per distinct value) instead of the value.
+
+    Each grouping set keeps its own distinct hash tables; on text keys (32-character customer keys, 14.8M
+    customer-months at large scale) they outgrew the 4 GB cap and spilled: cohort_retention took 38.8 s,
+    17.7 s with ordinals. Values and ordinals correspond one to one, so every count stays exact.
+    Only ``count(distinct f.col)`` and ``count(distinct case when ... then f.col end)`` are rewritten."""
+    counted: dict[str, list[exp.Column]] = {}
+    for distinct in select.find_all(exp.Distinct):
+        if not isinstance(distinct.parent, exp.Count) or len(distinct.expressions) != 1:
+            continue
+        value = distinct.expressions[0]
+        if (
+            isinstance(value, exp.Case)
+            and len(value.args.get("ifs") or []) == 1
+            and not value.args.get("default")
+        ):
+            value = value.args["ifs"][0].args.get("true")
+        if isinstance(value, exp.Column) and value.table == "f":
+            counted.setdefault(value.name, []).append(value)
+    if not counted:
+        return
+    source: exp.Expression = table_ref(fact_table, "f")
+    outputs: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("f"))]
+    joins = []
+    for index, (name, columns) in enumerate(counted.items()):
+        ordinal, keys = f"{ORDINAL_PREFIX}{name}", f"k{index}"
+        for column in columns:
+            column.replace(col(ordinal, "f"))
+        distinct_values = (
+            exp.select(col(name))
+            .distinct()
+            .from_(table_ref(fact_table))
+            .where(exp.column(name, quoted=True).is_(exp.null()).not_())
+        )
+        numbered = exp.select(
+            col(name),
+            exp.alias_(
+                exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=col(name))])),
+                ordinal,
+                quoted=True,
+            ),
+        ).from_(distinct_values.subquery("v"))
+        outputs.append(col(ordinal, keys))
+        joins.append(
+            exp.Join(
+                this=numbered.subquery(keys),
+                side="LEFT",
+                on=exp.EQ(this=col(name, "f"), expression=col(name, keys)),
+            )
+        )
+    numbered_fact = exp.select(*outputs).from_(source)
+    for join in joins:
+        numbered_fact.append("joins", join)
+    select.args["from_"].set("this", numbered_fact.subquery("f"))
 
 
 FINGERPRINT_PREFIX = "crmwh pre-aggregation "

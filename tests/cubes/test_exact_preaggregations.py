@@ -372,3 +372,30 @@ def test_exact_preaggregation_without_grouping_sets_stores_its_full_grain(tmp_pa
         )
     finally:
         con.close()
+
+
+def test_distinct_counts_by_ordinal_equal_distinct_counts_of_the_values() -> None:
+    from sqlglot import exp, parse_one
+
+    from cubes.preaggregations import _count_ordinals
+
+    con = duckdb.connect()
+    con.execute(
+        """create table facts as select * from (values
+            ('a', 'k1', true), ('a', 'k1', false), ('a', 'k2', true), ('a', null, true),
+            ('b', 'k2', false), ('b', 'k3', true), ('b', 'k3', true), ('b', null, false)
+        ) as t(grp, customer_key, is_active)"""
+    )
+    sql = (
+        "select f.grp, count(distinct f.customer_key) as customers, "
+        "count(distinct case when f.is_active then f.customer_key end) as active, count(*) as n "
+        "from facts as f group by grouping sets ((f.grp), ()) order by all"
+    )
+    select = parse_one(sql, read="duckdb")
+    assert isinstance(select, exp.Select)
+    _count_ordinals(select, "facts")
+    rewritten = select.sql("duckdb")
+    assert "_ordinal__customer_key" in rewritten
+    expected = [("a", 2, 2, 4), ("b", 2, 1, 4), (None, 3, 3, 8)]
+    assert con.execute(sql).fetchall() == expected
+    assert con.execute(rewritten).fetchall() == expected
