@@ -24,10 +24,16 @@
 {%- endmacro %}
 
 {#- A full refresh has just rebuilt the table from upstream, so nothing can have vanished: the
-    anti-join over every key is skipped (14 s of fct_interactions at large scale). -#}
+    anti-join over every key is skipped (14 s of fct_interactions at large scale). `not exists`, not
+    `not in`: a NULL key upstream would make `not in` delete nothing, and its null-aware join is
+    slower (10.1M interactions: 1.3 s against 2.0 s). -#}
 {% macro default__delete_vanished_keys(key_column, upstream) -%}
     {%- if is_incremental() %}
-    delete from {{ this }} where {{ key_column }} not in (select {{ key_column }} from {{ upstream }})
+    delete from {{ this }} as built
+    where not exists (
+        select 1 from {{ upstream }} as upstream_keys
+        where upstream_keys.{{ key_column }} = built.{{ key_column }}
+    )
     {%- endif %}
 {%- endmacro %}
 

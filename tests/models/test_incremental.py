@@ -25,6 +25,11 @@ def next_day_rows() -> dict[tuple[str, str], list[dict[str, object]]]:
             {"message_id": "M9", "thread_id": "TH3", "channel": "sms", "direction": "outbound",
              "sent_at": "2024-05-03 15:00:00", "agent_id": "AG1", "customer_email": "b2c@mail.com"},
         ],
+        ("salesforce", "task"): [
+            # deleted at the source since the first build: its interaction vanishes from the fact
+            {"id": "T3", "who_id": "C2", "owner_id": "U2", "type": "Weird Thing", "status": "Completed",
+             "created_date": "2024-03-05 12:00:00", "is_deleted": True},
+        ],
         ("billing", "order"): [
             # a late correction of a March order, far outside any recent-date window
             {"order_id": "B1", "customer_id": "cust-1", "customer_email": "solo@gmail.com", "amount": 110,
@@ -62,6 +67,9 @@ def test_incremental_build_equals_full_refresh(tmp_path: Path) -> None:
     write_lake(incremental.lake_dir, tiny_rows())
     first = build(incremental, full_refresh=True)
     assert first.ok, first.render()
+    with duckdb.connect(str(incremental.warehouse_path), read_only=True) as con:
+        built_t3 = "select count(*) from marts.fct_interactions where interaction_id = 'salesforce:T3'"
+        assert con.execute(built_t3).fetchone()[0] == 1
 
     write_lake(incremental.lake_dir, next_day_rows(), file_name="extract_2", ingested_at=datetime(2025, 1, 2))
     second = build(incremental)
@@ -79,6 +87,8 @@ def test_incremental_build_equals_full_refresh(tmp_path: Path) -> None:
         assert rows > 0
     con = duckdb.connect(str(incremental.warehouse_path), read_only=True)
     try:
+        t3 = con.execute("select count(*) from marts.fct_interactions where interaction_id = 'salesforce:T3'")
+        assert t3.fetchone()[0] == 0
         b2 = con.execute("select amount from marts.fct_orders where order_id = 'billing:B2'").fetchone()[0]
         b1 = con.execute("select amount from marts.fct_orders where order_id = 'billing:B1'").fetchone()[0]
         m9 = con.execute(
