@@ -94,7 +94,7 @@ def _count_ordinals(select: exp.Select, fact_table: str) -> None:
 
     Each grouping set keeps its own distinct hash tables; on text keys (32-character customer keys, 14.8M
     customer-months at large scale) they outgrew the 4 GB cap and spilled: cohort_retention took 38.8 s,
-    17.7 s with ordinals. Values and ordinals correspond one to one, so every count stays exact.
+    15.1 s with ordinals. Values and ordinals correspond one to one, so every count stays exact.
     Only ``count(distinct f.col)`` and ``count(distinct case when ... then f.col end)`` are rewritten."""
     counted: dict[str, list[exp.Column]] = {}
     for distinct in select.find_all(exp.Distinct):
