@@ -57,8 +57,6 @@ def pii_hash_sql(column_sql: str, salt: str, dialect: Dialect = "duckdb") -> str
 
     The expression contains the salt: use it to compute stored values, never in a view BI readers can read.
     """
-    normalised = f"translate(trim(cast({column_sql} as varchar), ' '), '{_UPPER}', '{_LOWER}')"
-    salted = f"{sql_string_literal(salt)} || {normalised}"
     if dialect == "duckdb":
         # DuckDB's translate is 5x slower than its lower (3.2M values: 4.1 s against 0.8 s); on a value of
         # ASCII characters only (as many bytes as characters) lower changes exactly A-Z, like translate.
@@ -69,9 +67,8 @@ def pii_hash_sql(column_sql: str, salt: str, dialect: Dialect = "duckdb") -> str
         )
         digest = f"sha256({sql_string_literal(salt)} || {normalised})"
     elif dialect == "postgres":
-        normalised = normalised.replace("trim(", "btrim(", 1)
-        salted = f"{sql_string_literal(salt)} || {normalised}"
-        digest = f"encode(sha256(convert_to({salted}, 'UTF8')), 'hex')"
+        normalised = f"translate(btrim(cast({column_sql} as varchar), ' '), '{_UPPER}', '{_LOWER}')"
+        digest = f"encode(sha256(convert_to({sql_string_literal(salt)} || {normalised}, 'UTF8')), 'hex')"
     else:
         raise ValueError(f"unknown SQL dialect {dialect!r}: expected duckdb or postgres")
     return f"('{HASH_PREFIX}' || left({digest}, {HASH_HEX_DIGITS}))"
