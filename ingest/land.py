@@ -193,6 +193,7 @@ def _mapping_tables(
     """
     joins: list[str] = []
     maps: dict[str, str] = {}
+    phone_maps = _phone_mappings(con, contract, sources, raw, prefix)
     for index, column in enumerate(contract.columns):
         source = sources[column.name]
         if source is None or column.standardise not in ("email", "phone", "country", "currency"):
@@ -202,7 +203,7 @@ def _mapping_tables(
         raw_column = f"r.{quote_ident(source)}"
         if column.standardise == "phone":
             country_source = sources.get(column.phone_country_from or "")
-            _phone_mapping(con, raw, source, country_source, name)
+            name = phone_maps[country_source]
             country_join = (
                 f" AND {alias}.rc IS NOT DISTINCT FROM r.{quote_ident(country_source)}"
                 if country_source
@@ -256,18 +257,50 @@ def _value_mapping(con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, k
     con.execute(f"DROP TABLE {name}_checked")
 
 
+def _phone_mappings(
+    con: duckdb.DuckDBPyConnection,
+    contract: ObjectContract,
+    sources: dict[str, str | None],
+    raw: RawTable,
+    prefix: str,
+) -> dict[str | None, str]:
+    """Country column -> the one mapping table of every phone column that takes its country from it.
+
+    A contact's phone, mobile and fax share one mapping: each mapping compiles the phone metadata's
+    patterns once, which costs ~60 ms whatever the number of values.
+    """
+    by_country: dict[str | None, list[str]] = {}
+    first_index: dict[str | None, int] = {}
+    for index, column in enumerate(contract.columns):
+        source = sources[column.name]
+        if source is None or column.standardise != "phone":
+            continue
+        country_source = sources.get(column.phone_country_from or "")
+        by_country.setdefault(country_source, []).append(source)
+        first_index.setdefault(country_source, index)
+    names = {}
+    for country_source, phone_sources in by_country.items():
+        name = f"{prefix}_map{first_index[country_source]}"
+        _phone_mapping(con, raw, phone_sources, country_source, name)
+        names[country_source] = name
+    return names
+
+
 def _phone_mapping(
-    con: duckdb.DuckDBPyConnection, raw: RawTable, source: str, country_source: str | None, name: str
+    con: duckdb.DuckDBPyConnection, raw: RawTable, sources: list[str], country_source: str | None, name: str
 ) -> None:
-    """``name(rv, rc, std, valid)``: each distinct raw (phone, country) pair, standardised; the country
-    only decides for numbers written without their country code."""
+    """``name(rv, rc, std, valid)``: each distinct raw (phone, country) pair of the ``sources`` columns,
+    standardised; the country only decides for numbers written without their country code."""
     country = quote_ident(country_source) if country_source else "NULL::VARCHAR"
+    pairs = " UNION ALL ".join(
+        f"SELECT {quote_ident(s)} AS rv, {country} AS rc FROM {raw.table} WHERE {quote_ident(s)} IS NOT NULL"
+        for s in dict.fromkeys(sources)
+    )
     # The raw pair is carried through the standardisation, so the mapping needs no join back to it.
     con.execute(
         f"""CREATE TEMP TABLE {name}_pairs AS
         SELECT rv, rc, ingest_clean(rv) AS p, CASE WHEN starts_with(p, '+') THEN NULL ELSE ingest_clean(rc) END AS c
-        FROM (SELECT DISTINCT {quote_ident(source)} AS rv, {country} AS rc FROM {raw.table}
-              WHERE {quote_ident(source)} IS NOT NULL)"""
+        FROM (SELECT DISTINCT rv, rc FROM ({pairs}))"""
     )
     con.execute(f"DELETE FROM {name}_pairs WHERE p IS NULL")
     build_phone_mapping(con, f"{name}_pairs", name, carry=("rv", "rc"))

@@ -532,3 +532,36 @@ def test_standardised_columns_match_the_libraries_row_by_row(settings: Settings)
         expected_country = standardise_country(country) if country.strip() else (None, None)
         assert (row["country"], row["country_is_valid"]) == expected_country, row
         assert row["currency"] == currency_code(currency), row
+
+
+def test_phone_columns_sharing_a_country_column_share_one_mapping_without_fan_out(settings: Settings) -> None:
+    """Contact.Phone and Contact.MobilePhone are standardised through one mapping table (one compilation
+    of the phone patterns): the same raw number in both columns, or with two countries, must neither
+    duplicate a row nor take another row's answer."""
+    from ingest.standardise import country_code, standardise_phone
+
+    cases = [
+        ("+1 415 555 2671", "+1 415 555 2671", "US"),
+        ("020 7946 0958", "(415) 555-2671", "GB"),
+        ("020 7946 0958", "020 7946 0958", "United Kingdom"),
+        ("(415) 555-2671", "", "US"),
+        ("", "+44 20 7946 0958", "Germany"),
+        ("12", "not a number", "US"),
+    ]
+    header = "Id,LastName,Phone,MobilePhone,MailingCountry,CreatedDate"
+    lines = [
+        f"003{i},Doe,{phone},{mobile},{country},2025-01-02T03:04:05.000Z"
+        for i, (phone, mobile, country) in enumerate(cases)
+    ]
+    write(settings.inbox_dir / "salesforce" / "Contact.csv", header + "\n" + "\n".join(lines) + "\n")
+    report = ingest_paths(settings)
+    assert (report.rows_read, report.rows_landed) == (len(cases), len(cases))
+    landed = rows(settings.lake_dir / "salesforce" / "contact" / "*.parquet")
+    assert sorted(r["id"] for r in landed) == [f"003{i}" for i in range(len(cases))]
+    by_id = {r["id"]: r for r in landed}
+    for i, (phone, mobile, country) in enumerate(cases):
+        row = by_id[f"003{i}"]
+        for column, value in (("phone", phone), ("mobile_phone", mobile)):
+            region = country_code(country) if not value.startswith("+") else None
+            expected = standardise_phone(value, region) if value else (None, None)
+            assert (row[column], row[f"{column}_is_valid"]) == expected, (column, row)
