@@ -266,7 +266,7 @@ def _phone_mappings(
 ) -> dict[str | None, str]:
     """Country column -> the one mapping table of every phone column that takes its country from it.
 
-    A contact's phone, mobile and fax share one mapping: each mapping compiles the phone metadata's
+    A contact's phone and mobile phone share one mapping: each mapping compiles the phone metadata's
     patterns once, which costs ~60 ms whatever the number of values.
     """
     by_country: dict[str | None, list[str]] = {}
