@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from scipy import integrate, stats
 from cubes.clv_models import (
     BgNbdParameters,
     GammaGammaParameters,
+    _compress,
     bg_nbd_log_likelihood,
     bg_nbd_log_likelihood_terms,
     expected_average_spend,
@@ -203,6 +205,19 @@ def test_fitted_bg_nbd_log_likelihood_equals_direct_evaluation(bg_nbd_sample, bg
     terms = bg_nbd_log_likelihood_terms(bg_nbd_fit.parameters, x, t_x, T)
     assert terms[moderate].sum() == pytest.approx(direct, rel=1e-9)
     assert bg_nbd_fit.log_likelihood == pytest.approx(terms.sum(), rel=1e-12)
+
+
+def test_compress_returns_each_distinct_row_once_with_its_count() -> None:
+    # Ties in the first column decided by the second and third, a row met once, fractions, and -0.0 == 0.0.
+    x = np.array([2.0, 0.0, 2.0, 1.0, 2.0, 0.0, 1.0, -0.0])
+    t_x = np.array([1.5, 0.0, 1.5, 3.0, 1.5, 0.0, 2.0, 0.0])
+    T = np.array([9.0, 4.0, 9.0, 5.0, 8.0, 4.0, 5.0, 4.0])
+    (ux, utx, uT), weights = _compress(x, t_x, T)
+    expected = Counter(zip(x.tolist(), t_x.tolist(), T.tolist(), strict=True))
+    got = dict(zip(zip(ux.tolist(), utx.tolist(), uT.tolist(), strict=True), weights.tolist(), strict=True))
+    assert got == expected
+    assert len(got) == len(ux) == 5
+    assert weights.sum() == x.size
 
 
 @pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0.0, 30.0), (1, 5.0, 40.0), (4, 20.5, 26.0)])
