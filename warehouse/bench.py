@@ -5,7 +5,8 @@ For each scale (small and medium by default; `make bench SCALES="small medium la
 1. generate the extracts (timed);
 2. ingest every CSV with crmwh and, on the same files, DuckDB's raw `COPY ... TO parquet` (rows/s, ratio);
 3. full build of the warehouse (dbt + lifetime value + cube pre-aggregations) in a child process
-   (wall time, peak RSS of that process);
+   (wall time, peak RSS of that process, and where the time went: dbt, lifetime value, cubes, `bi`
+   tables, the slowest dbt nodes);
 4. the fixed set of 50 cube queries against hand-written DuckDB SQL (p50/p95, overhead ratio);
 5. the HTTP API with 8 concurrent clients on the same queries (throughput, p50/p95);
 6. a PostgreSQL publish to a throw-away server from the OS packages;
@@ -41,18 +42,23 @@ DEFAULT_END = date(2026, 11, 15)
 _LAUNCHER = """
 import json, os, subprocess, sys, time
 log = open(sys.argv[1], "a", encoding="utf-8")
+out = open(sys.argv[2], "w", encoding="utf-8") if sys.argv[2] else log
 started = time.perf_counter()
-child = subprocess.Popen(sys.argv[2:], stdout=log, stderr=log)
+child = subprocess.Popen(sys.argv[3:], stdout=out, stderr=log)
 _, status, usage = os.wait4(child.pid, 0)
 wall = time.perf_counter() - started
 print(json.dumps([wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]))
 """
 
 
-def run_measured(command: list[str], env: dict[str, str], log: str = os.devnull) -> tuple[float, float, int]:
-    """Run ``command``; return (wall seconds, peak RSS of that process in MB, exit code)."""
+def run_measured(
+    command: list[str], env: dict[str, str], log: str = os.devnull, stdout_path: str = ""
+) -> tuple[float, float, int]:
+    """Run ``command``; return (wall seconds, peak RSS of that process in MB, exit code).
+
+    Its stderr goes to ``log``, its stdout too unless ``stdout_path`` names a file of its own."""
     launched = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, log, *command],
+        [sys.executable, "-c", _LAUNCHER, log, stdout_path, *command],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -63,13 +69,45 @@ def run_measured(command: list[str], env: dict[str, str], log: str = os.devnull)
     return wall, peak, code
 
 
-def _crmwh(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _crmwh(args: list[str], env: dict[str, str], stdout_path: str = "") -> tuple[float, float]:
     """Run a crmwh command in a child process; return (wall seconds, peak RSS of that child in MB)."""
     log = env.get("CRMWH_BENCH_LOG", os.devnull)
-    wall, peak, code = run_measured([sys.executable, "-m", "warehouse.cli", *args], env, log)
+    wall, peak, code = run_measured([sys.executable, "-m", "warehouse.cli", *args], env, log, stdout_path)
     if code not in (0, 1):
         raise RuntimeError(f"crmwh {' '.join(args)} exited with {code}; see {log}")
     return wall, peak
+
+
+def build_summary(stdout: str) -> dict[str, Any]:
+    """The JSON summary `crmwh build --json` prints last (dbt's own error lines, under --quiet, may
+    come before it)."""
+    start = stdout.find('{\n  "status"')
+    if start < 0:
+        return {}
+    summary: dict[str, Any] = json.loads(stdout[start:])
+    return summary
+
+
+def build_steps(summary: dict[str, Any], slowest: int = 5) -> dict[str, Any]:
+    """Where a full build's time went, from `crmwh build --json`: dbt's elapsed time, the seconds its
+    models and tests worked (over all dbt threads, from run_results.json), the slowest nodes, and the
+    post-build steps (lifetime value, cube views and pre-aggregations, `bi` tables)."""
+    post = summary.get("post_build") or {}
+    steps: dict[str, Any] = {
+        "dbt": summary.get("elapsed_seconds"),
+        "lifetime_value": post.get("lifetime_value_seconds"),
+        "cubes": post.get("cube_seconds"),
+        "bi": post.get("bi_seconds"),
+    }
+    run_results = summary.get("run_results_path")
+    if run_results and Path(run_results).exists():
+        nodes = json.loads(Path(run_results).read_text(encoding="utf-8")).get("results", [])
+        for kind in ("model", "test"):
+            worked = sum(n["execution_time"] for n in nodes if n["unique_id"].startswith(f"{kind}."))
+            steps[f"dbt_{kind}_seconds"] = round(worked, 1)
+        ranked = sorted(nodes, key=lambda n: -n["execution_time"])[:slowest]
+        steps["slowest"] = {n["unique_id"].split(".")[-1]: round(n["execution_time"], 1) for n in ranked}
+    return steps
 
 
 def bench_scale(scale: str, root: Path) -> dict[str, Any]:
@@ -102,9 +140,11 @@ def bench_scale(scale: str, root: Path) -> dict[str, Any]:
 
     wall, peak = _crmwh(["ingest"], env)
     result["ingest_all_seconds"] = round(wall, 1)
-    wall, peak = _crmwh(["build", "--full-refresh"], env)
+    summary_path = work / "full-build.json"
+    wall, peak = _crmwh(["build", "--full-refresh", "--json"], env, str(summary_path))
     result["full_build_seconds"] = round(wall, 1)
     result["full_build_peak_mb"] = round(peak)
+    result["full_build_steps"] = build_steps(build_summary(summary_path.read_text(encoding="utf-8")))
 
     from cubes.benchmark import run_cube_benchmark
 
@@ -179,9 +219,16 @@ def render(results: list[dict[str, Any]]) -> Table:
     row("ingest / raw ratio", lambda r: f"{r['ingest']['ratio']:.2f}")
     row("full build (s)", lambda r: r["full_build_seconds"])
     row("full build peak RSS (MB)", lambda r: r["full_build_peak_mb"])
+    row(
+        "full build dbt / LTV / cubes / bi (s)",
+        lambda r: " / ".join(str(r["full_build_steps"][k]) for k in ("dbt", "lifetime_value", "cubes", "bi")),
+    )
     row("nightly, one new day (s)", lambda r: r["nightly_one_day_seconds"])
     row("nightly peak RSS (MB)", lambda r: r["nightly_one_day_peak_mb"])
-    row("nightly dbt step (s)", lambda r: r["nightly_steps"]["build"])
+    row(
+        "nightly build / post-build (s)",
+        lambda r: f"{r['nightly_steps']['build']} / {r['nightly_steps']['postbuild']}",
+    )
     for label, key in (("no pre-agg", "without_preaggregations"), ("pre-agg", "with_preaggregations")):
 
         def cube(r: dict[str, Any], name: str, key: str = key) -> Any:
