@@ -43,6 +43,44 @@ crosswalk as (
 
 ),
 
+person_crosswalk as (
+
+    {#- Each crosswalk join reads only the records whose keys can equal its probe keys (the same
+        '<system>:<object>:' prefixes as the keys built below and in message_customer_record_key).
+        The three hash tables then hold 2.3M rows instead of 3 x 3.2M at large: under a 1.5 GB cap the
+        model took 11.7 s instead of 17.3 s, and under 1 GB it ran (10.6 s) instead of failing out of
+        memory. -#}
+    select
+        record_key,
+        customer_key
+    from crosswalk
+    where record_key like 'salesforce:contact:%'
+        or record_key like 'hubspot:contact:%'
+        or record_key like 'contact_center:customer:%'
+
+),
+
+lead_crosswalk as (
+
+    select
+        record_key,
+        customer_key
+    from crosswalk
+    where record_key like 'salesforce:lead:%'
+
+),
+
+company_crosswalk as (
+
+    select
+        record_key,
+        customer_key
+    from crosswalk
+    where record_key like 'salesforce:account:%'
+        or record_key like 'hubspot:company:%'
+
+),
+
 channel_values as (
 
     select * from {{ ref('int_channels__source_values') }}
@@ -212,9 +250,9 @@ resolved as (
         unioned.source_thread_id,
         unioned.case_id
     from unioned
-    left join crosswalk as person on unioned.person_record_key = person.record_key
-    left join crosswalk as alternative on unioned.alternative_record_key = alternative.record_key
-    left join crosswalk as company on unioned.company_record_key = company.record_key
+    left join person_crosswalk as person on unioned.person_record_key = person.record_key
+    left join lead_crosswalk as alternative on unioned.alternative_record_key = alternative.record_key
+    left join company_crosswalk as company on unioned.company_record_key = company.record_key
     left join channel_values
         on unioned.source_system = channel_values.source_system
             and unioned.channel_field = channel_values.source_field
