@@ -90,7 +90,7 @@ def build_summary(stdout: str) -> dict[str, Any]:
 
 def build_steps(summary: dict[str, Any], slowest: int = 5) -> dict[str, Any]:
     """Where a full build's time went, from `crmwh build --json`: dbt's elapsed time, the seconds its
-    models and tests worked (over all dbt threads, from run_results.json), the slowest nodes, and the
+    models and data tests worked (over all dbt threads, from run_results.json), the slowest nodes, and the
     post-build steps (lifetime value, cube views and pre-aggregations, `bi` tables)."""
     post = summary.get("post_build") or {}
     steps: dict[str, Any] = {
@@ -106,8 +106,15 @@ def build_steps(summary: dict[str, Any], slowest: int = 5) -> dict[str, Any]:
             worked = sum(n["execution_time"] for n in nodes if n["unique_id"].startswith(f"{kind}."))
             steps[f"dbt_{kind}_seconds"] = round(worked, 1)
         ranked = sorted(nodes, key=lambda n: -n["execution_time"])[:slowest]
-        steps["slowest"] = {n["unique_id"].split(".")[-1]: round(n["execution_time"], 1) for n in ranked}
+        steps["slowest"] = {_node_name(n["unique_id"]): round(n["execution_time"], 1) for n in ranked}
     return steps
+
+
+def _node_name(unique_id: str) -> str:
+    """A dbt node's name from its unique id: ``<kind>.<project>.<name>[.<hash>]``, except unit tests,
+    ``unit_test.<project>.<model>.<name>``."""
+    parts = unique_id.split(".")
+    return parts[-1] if parts[0] == "unit_test" else parts[2]
 
 
 def bench_scale(scale: str, root: Path) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def test_build_steps_split_a_full_build_into_dbt_and_post_build(tmp_path) -> Non
         ("model.crmwh.int_interactions__unioned", 8.25),
         ("test.crmwh.unique_fct_orders_order_id.abc", 1.5),
         ("test.crmwh.assert_won_amount_reconciles", 2.0),
+        ("test.crmwh.unique_combination_fct_customer_months_customer_key.db1a6ebdef", 5.0),
+        ("unit_test.crmwh.int_calendar__days.business_calendar_skips_weekend_and_holiday", 4.0),
         ("seed.crmwh.channel_taxonomy", 0.25),
         ("snapshot.crmwh.snp_customers", 3.0),
     ]
@@ -55,14 +57,16 @@ def test_build_steps_split_a_full_build_into_dbt_and_post_build(tmp_path) -> Non
         "run_results_path": str(run_results),
         "post_build": {"lifetime_value_seconds": 4.5, "cube_seconds": 6.0, "bi_seconds": 1.25},
     }
-    steps = build_steps(summary, slowest=3)
+    steps = build_steps(summary, slowest=5)
     assert steps["dbt"] == 21.0
     assert (steps["lifetime_value"], steps["cubes"], steps["bi"]) == (4.5, 6.0, 1.25)
     assert steps["dbt_model_seconds"] == 18.8  # 10.5 + 8.25, rounded to 0.1
-    assert steps["dbt_test_seconds"] == 3.5
+    assert steps["dbt_test_seconds"] == 8.5  # data tests only: 1.5 + 2.0 + 5.0
     assert steps["slowest"] == {
         "fct_customer_months": 10.5,
         "int_interactions__unioned": 8.2,
+        "unique_combination_fct_customer_months_customer_key": 5.0,
+        "business_calendar_skips_weekend_and_holiday": 4.0,
         "snp_customers": 3.0,
     }
 
