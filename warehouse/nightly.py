@@ -1,7 +1,7 @@
 """``crmwh nightly``: ingest, check freshness, build a new warehouse file, publish it atomically.
 
 Readers never see a half-built warehouse: dbt and the post-build steps write into a copy of the
-live file (``<warehouse>.building-<run_id>``), which replaces the live file with one ``rename`` only
+live file (``<warehouse>.building``), which replaces the live file with one ``rename`` only
 when every step and every data test passed. Readers that opened the old file keep reading it
 (POSIX rename semantics); the next connection opens the new one. A run that fails or is killed
 leaves the live warehouse untouched; the next run deletes its leftovers and simply starts again
@@ -330,7 +330,8 @@ def recover(settings: Settings) -> list[str]:
     ``crmwh ingest`` running at the same moment would lose its temp files (and redo them next run).
     """
     live = settings.warehouse_path
-    leftovers = list(live.parent.glob(f"{live.name}.building-*")) if live.parent.is_dir() else []
+    # ``.building`` and its WAL are the nightly's; ``.building-<run_id>`` files are the Dagster runs'.
+    leftovers = list(live.parent.glob(f"{live.name}.building*")) if live.parent.is_dir() else []
     lake = settings.lake_dir
     if lake.is_dir():
         leftovers += [p for p in (lake / "_tmp").glob("*")] if (lake / "_tmp").is_dir() else []
@@ -437,7 +438,9 @@ def _build_new_file(run: _Run, *, full_refresh: bool, from_scratch: bool, as_of:
     from warehouse.build import build
 
     live = run.settings.warehouse_path
-    building = live.with_name(f"{live.name}.building-{run.report.run_id}")
+    # One path for every run: dbt-duckdb hashes the database path into the profile, and a new path
+    # each night made dbt parse the whole project again instead of only what changed.
+    building = live.with_name(f"{live.name}.building")
     run.building_path = building
     live.parent.mkdir(parents=True, exist_ok=True)
     if live.exists() and not from_scratch:

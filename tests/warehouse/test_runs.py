@@ -80,6 +80,8 @@ def test_recover_removes_unpublished_files_and_temp_files_only(tmp_path: Path) -
     settings = settings_in(tmp_path)
     keep = [settings.warehouse_path, settings.lake_dir / "billing" / "order" / "part.parquet"]
     doomed = [
+        tmp_path / "wh.duckdb.building",
+        tmp_path / "wh.duckdb.building.wal",
         tmp_path / "wh.duckdb.building-20261116T020000Z-abcdef",
         tmp_path / "wh.duckdb.building-20261116T020000Z-abcdef.wal",
         settings.lake_dir / "billing" / "order" / ".part.parquet.tmp",
