@@ -55,7 +55,7 @@ def building_blocks(m: Measure, scope: FactScope) -> list[exp.Expression]:
     ]
 
 
-def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Select:
+def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Query:
     fact = cube.facts[pre.fact]
     scope = FactScope(cube, fact, pre.customer_version)
     refs = [LevelRef(a, *cube.level(a)) for a in pre.levels]
@@ -69,6 +69,9 @@ def preaggregation_sql(cube: Cube, pre: PreAggregation) -> exp.Select:
     level_exprs = [scope.level_expr(ref) for ref in refs]
     levels = [exp.alias_(e, ref.address, quoted=True) for e, ref in zip(level_exprs, refs, strict=True)]
     if pre.exact:
+        lattice = _distinct_count_lattice(pre, scope, refs, level_exprs, leaves)
+        if lattice is not None:
+            return lattice
         values = [
             exp.alias_(aggregate(leaf, scope), f"{EXACT_PREFIX}{leaf.name}", quoted=True) for leaf in leaves
         ]
@@ -109,8 +112,13 @@ def _count_ordinals(select: exp.Select, fact_table: str) -> None:
             value = value.args["ifs"][0].args.get("true")
         if isinstance(value, exp.Column) and value.table == "f":
             counted.setdefault(value.name, []).append(value)
-    if not counted:
-        return
+    if counted:
+        _number_fact(select, fact_table, counted)
+
+
+def _number_fact(select: exp.Select, fact_table: str, counted: dict[str, list[exp.Column]]) -> None:
+    """Read the fact ``f`` of ``select`` with an ordinal beside each counted column, and make ``counted``'s
+    column references read the ordinal."""
     source: exp.Expression = table_ref(fact_table, "f")
     outputs: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("f"))]
     joins = []
@@ -146,10 +154,107 @@ def _count_ordinals(select: exp.Select, fact_table: str) -> None:
     select.args["from_"].set("this", numbered_fact.subquery("f"))
 
 
+LATTICE_KEY = "_counted"
+LATTICE_FLAG_PREFIX = "_where__"
+
+
+def _distinct_count_lattice(
+    pre: PreAggregation,
+    scope: FactScope,
+    refs: list[LevelRef],
+    level_exprs: list[exp.Expression],
+    leaves: list[Measure],
+) -> exp.Query | None:
+    """An exact pre-aggregation whose every measure counts the distinct values of one fact column (each with
+    its own condition) as a lattice of deduplications instead of ``COUNT(DISTINCT)`` over GROUPING SETS.
+
+    The rows are reduced to one per (levels of the set, counted value), each grouping set from the smallest
+    reduction already made over a superset of its levels; a count of the remaining values is then the
+    distinct count, and a value counts for a conditional measure when any of its rows met the condition. The
+    result has the same rows as GROUPING SETS (``_grouping`` set to what GROUPING() gives). At large scale
+    (14.8M customer-months, seven sets) cohort_retention took 11.6 s instead of 15.1 s. None when a measure
+    is not such a distinct count."""
+    if not leaves or any(leaf.aggregation != "count_distinct" for leaf in leaves):
+        return None
+    if len({leaf.value_sql for leaf in leaves}) != 1:
+        return None
+    value = scope.qualify(leaves[0].value_sql)  # type: ignore[arg-type]
+    flags = {leaf.name: f"{LATTICE_FLAG_PREFIX}{index}" for index, leaf in enumerate(leaves)}
+    outputs: list[exp.Expression] = [
+        exp.alias_(e.copy(), ref.address, quoted=True) for e, ref in zip(level_exprs, refs, strict=True)
+    ]
+    outputs.append(exp.alias_(value, LATTICE_KEY, quoted=True, copy=False))
+    for leaf in leaves:
+        flag: exp.Expression = exp.Literal.number(1)
+        if leaf.where:
+            met = exp.If(this=scope.qualify(leaf.where), true=exp.Literal.number(1))
+            flag = exp.Case(ifs=[met], default=exp.Literal.number(0))
+        outputs.append(exp.alias_(flag, flags[leaf.name], quoted=True))
+    base = scope.from_(exp.select(*outputs))
+    if isinstance(value, exp.Column) and value.table == "f":
+        _number_fact(base, scope.fact.table, {value.name: [value]})
+
+    levels = list(pre.levels)
+    ctes: list[tuple[str, exp.Select]] = [("base", base)]
+    reductions: dict[frozenset[str], str] = {}
+
+    def reduce(kept: tuple[str, ...]) -> str:
+        key = frozenset(kept)
+        if key not in reductions:
+            supersets = [(len(k), name) for k, name in reductions.items() if key < k]
+            source = min(supersets)[1] if supersets else "base"
+            grouped = [col(a) for a in kept] + [col(LATTICE_KEY)]
+            select = exp.select(
+                *grouped,
+                *[exp.alias_(exp.Max(this=col(flag)), flag, quoted=True) for flag in flags.values()],
+            ).from_(source)
+            name = f"reduced_{len(reductions)}"
+            ctes.append((name, select.group_by(*[g.copy() for g in grouped])))
+            reductions[key] = name
+        return reductions[key]
+
+    sets = [tuple(a for a in levels if a in stored) for stored in pre.grouping_sets]
+    reduce(tuple(levels))
+    for kept in sorted(set(sets), key=len, reverse=True):
+        reduce(kept)
+    branches = []
+    for kept in sets:
+        grouping = sum(1 << (len(levels) - 1 - i) for i, a in enumerate(levels) if a not in kept)
+        counted = [
+            exp.alias_(
+                exp.Count(
+                    this=exp.Case(
+                        ifs=[
+                            exp.If(
+                                this=exp.EQ(this=col(flags[leaf.name]), expression=exp.Literal.number(1)),
+                                true=col(LATTICE_KEY),
+                            )
+                        ]
+                    )
+                ),
+                f"{EXACT_PREFIX}{leaf.name}",
+                quoted=True,
+            )
+            for leaf in leaves
+        ]
+        branch = exp.select(
+            *[exp.alias_(col(a) if a in kept else exp.null(), a, quoted=True) for a in levels],
+            exp.alias_(exp.cast(exp.Literal.number(grouping), "BIGINT"), GROUPING_COLUMN, quoted=True),
+            *counted,
+        ).from_(reduce(kept))
+        branches.append(branch.group_by(*[col(a) for a in kept]) if kept else branch)
+    query: exp.Query = branches[0]
+    for branch in branches[1:]:
+        query = exp.union(query, branch, distinct=False)
+    for name, select in ctes:
+        query = query.with_(name, as_=select)
+    return query
+
+
 FINGERPRINT_PREFIX = "crmwh pre-aggregation "
 
 
-def fingerprint(cube: Cube, pre: PreAggregation, select: exp.Select | None = None) -> str:
+def fingerprint(cube: Cube, pre: PreAggregation, select: exp.Query | None = None) -> str:
     """Identity of a pre-aggregation's content: a hash of the SQL that computes it (``select``, compiled
     here when not given), stored as the table's comment. A table left by other definitions (older code, an
     edited YAML) has another fingerprint and is never read, so a stale pre-aggregation can neither fail a

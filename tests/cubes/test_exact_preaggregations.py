@@ -399,3 +399,64 @@ def test_distinct_counts_by_ordinal_equal_distinct_counts_of_the_values() -> Non
     expected = [("a", 2, 2, 4), ("b", 2, 1, 4), (None, 3, 3, 8)]
     assert con.execute(sql).fetchall() == expected
     assert con.execute(rewritten).fetchall() == expected
+
+
+@pytest.mark.parametrize(
+    "grouping_sets",
+    [
+        None,  # cohort_retention's own seven sets
+        [["customer.segment"], []],
+        [["cohort.month", "customer.segment"], ["age.months_since_acquisition"]],
+        [
+            ["age.months_since_acquisition", "customer.segment"],
+            ["cohort.month", "age.months_since_acquisition"],
+            [],
+        ],
+    ],
+)
+def test_distinct_count_lattice_equals_count_distinct_over_grouping_sets(
+    tmp_path, warehouse_file, monkeypatch, grouping_sets
+):
+    """The lattice of deduplications against the engine's COUNT(DISTINCT) over GROUPING SETS, over the
+    hand-made facts plus the traps: a month without a customer key (counted by neither, but its cells
+    exist), a customer active in no month (in the cohort, never active), one whose segment changes."""
+    import cubes.preaggregations as preaggregations
+
+    pre = next(p for p in default_cubes()["retention"].preaggregations if p.name == "cohort_retention")
+    sets = grouping_sets or [list(s) for s in pre.grouping_sets]
+    definition = {
+        "name": "cells",
+        "fact": "customer_months",
+        "exact": True,
+        "levels": [level for level in pre.levels if any(level in s for s in sets)],
+        "grouping_sets": sets,
+        "measures": ["customers_in_cohort", "customers_active"],
+    }
+    cubes = load_cubes(_write_cube(tmp_path, definition))
+    cube = cubes["retention"]
+    path = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse_file, path)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            """insert into marts.fct_customer_months values
+            (null, '2025-02-01', '2025-01-01', 1, true, 10, 1, 0, false, false, 0),
+            (null, '2031-01-01', '2031-01-01', 0, true, 10, 1, 0, false, false, 0),
+            ('never', '2025-01-01', '2025-01-01', 0, false, 0, 0, 0, false, false, 0),
+            ('never', '2025-02-01', '2025-01-01', 1, false, 0, 0, 0, false, false, 0)"""
+        )
+        lattice = preaggregations.preaggregation_sql(cube, cube.preaggregations[0])
+        assert "GROUPING SETS" not in lattice.sql("duckdb")
+        monkeypatch.setattr(preaggregations, "_distinct_count_lattice", lambda *args: None)
+        grouping = preaggregations.preaggregation_sql(cube, cube.preaggregations[0])
+        assert "GROUPING SETS" in grouping.sql("duckdb")
+        got = con.execute(f"select * from ({lattice.sql('duckdb')}) order by all").fetchall()
+        expected = con.execute(f"select * from ({grouping.sql('duckdb')}) order by all").fetchall()
+        assert got == expected
+        n = len(definition["levels"])
+        if [] in sets:  # the grand total is stored, with every level's GROUPING bit set, and counts someone
+            assert [row for row in expected if row[n] == 2**n - 1 and row[n + 1] > 0]
+        if any("cohort.month" in s for s in sets):  # the key-less 2031 cohort's cells count nobody
+            assert [row for row in expected if row[n + 1] == 0]
+    finally:
+        con.close()
