@@ -75,6 +75,26 @@ def test_match_rules_reported(tiny_warehouse: BuiltWarehouse) -> None:
     assert rules["salesforce:lead:L2"] == "unmatched"
 
 
+def test_match_quality_counts_records_and_cross_system_customers(tiny_warehouse: BuiltWarehouse) -> None:
+    crosswalk = tiny_warehouse.query(
+        "select customer_key, source_system, source_object, match_rule, assignment_rule from marts.customer_crosswalk"
+    )
+    systems: dict[str, set[str]] = {}
+    for customer, system, *_ in crosswalk:
+        systems.setdefault(customer, set()).add(system)
+    expected: dict[tuple[str, str], list[int]] = {}
+    for customer, system, obj, match_rule, assignment_rule in crosswalk:
+        counts = expected.setdefault((f"{system}:{obj}", f"{match_rule} / {assignment_rule}"), [0, 0])
+        counts[0] += 1
+        counts[1] += len(systems[customer]) > 1
+    report = tiny_warehouse.query(
+        "select subject, rule_name, record_count, cross_system_records from marts.identity_match_quality "
+        "where measure = 'record_match'"
+    )
+    assert {(subject, rule): [records, cross] for subject, rule, records, cross in report} == expected
+    assert any(cross for _, cross in expected.values()) and any(not cross for _, cross in expected.values())
+
+
 def test_dim_customer_survivorship(tiny_warehouse: BuiltWarehouse, key_of) -> None:
     row = tiny_warehouse.query(
         "select customer_name, customer_type, segment, size_band, country_name, region, acquisition_date, "

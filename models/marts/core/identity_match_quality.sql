@@ -17,10 +17,12 @@ edges as (
 
 customer_sizes as (
 
+    {#- Whether a customer spans systems is whether its records' systems differ: min and max tell it
+        without a distinct count per customer (1.6M customers at large). -#}
     select
         customer_key,
         count(*) as records_in_customer,
-        count(distinct source_system) as systems_in_customer
+        min(source_system) <> max(source_system) as is_cross_system
     from crosswalk
     group by customer_key
 
@@ -35,7 +37,7 @@ by_rule as (
         count(*) as record_count,
         count(distinct crosswalk.customer_key) as customer_count,
         avg(cast(customer_sizes.records_in_customer as double)) as avg_records_per_customer,
-        sum(case when customer_sizes.systems_in_customer > 1 then 1 else 0 end) as cross_system_records
+        sum(case when customer_sizes.is_cross_system then 1 else 0 end) as cross_system_records
     from crosswalk
     inner join customer_sizes on crosswalk.customer_key = customer_sizes.customer_key
     group by
