@@ -13,28 +13,7 @@
     11.3 s). -#}
 {% macro default__connected_components(nodes, edges) -%}
     with recursive
-    numbered as (
-        select
-            node_key,
-            sort_key,
-            row_number() over (order by sort_key) as node_number
-        from {{ nodes }}
-    ),
-
-    numbered_edges as (
-        select
-            from_nodes.node_number as from_number,
-            to_nodes.node_number as to_number
-        from {{ edges }} as graph_edges
-        inner join numbered as from_nodes on graph_edges.from_key = from_nodes.node_key
-        inner join numbered as to_nodes on graph_edges.to_key = to_nodes.node_key
-    ),
-
-    undirected as (
-        select from_number, to_number from numbered_edges
-        union
-        select to_number as from_number, from_number as to_number from numbered_edges
-    ),
+    {{ crmwh.numbered_graph(nodes, edges) }},
 
     reach (node_number, reached_number) as (
         select node_number, node_number as reached_number from numbered
@@ -54,12 +33,7 @@
         group by node_number
     )
 
-    select
-        numbered.node_key,
-        anchors.sort_key as component_sort_key
-    from labels
-    inner join numbered on labels.node_number = numbered.node_number
-    inner join numbered as anchors on labels.component_number = anchors.node_number
+    {{ crmwh.labelled_nodes() }}
 {%- endmacro %}
 
 {#- DuckDB: label propagation over a recursive CTE keyed by node (USING KEY). Each round only the
@@ -70,6 +44,27 @@
     no faster without the `known` filter, which keeps labels that did not drop from spreading again. -#}
 {% macro duckdb__connected_components(nodes, edges) -%}
     with recursive
+    {{ crmwh.numbered_graph(nodes, edges) }},
+
+    labels (node_number, component_number) using key (node_number) as (
+        select node_number, node_number as component_number from numbered
+        union
+        select
+            undirected.to_number as node_number,
+            min(labels.component_number) as component_number
+        from labels
+        inner join undirected on labels.node_number = undirected.from_number
+        inner join recurring.labels as known on undirected.to_number = known.node_number
+        group by undirected.to_number
+        having min(labels.component_number) < min(known.component_number)
+    )
+
+    {{ crmwh.labelled_nodes() }}
+{%- endmacro %}
+
+{#- Shared by both walks: the nodes numbered in sort-key order (CTE numbered), the edges between
+    numbers (numbered_edges) and both directions of each (undirected). -#}
+{% macro numbered_graph(nodes, edges) -%}
     numbered as (
         select
             node_key,
@@ -91,21 +86,12 @@
         select from_number, to_number from numbered_edges
         union
         select to_number as from_number, from_number as to_number from numbered_edges
-    ),
-
-    labels (node_number, component_number) using key (node_number) as (
-        select node_number, node_number as component_number from numbered
-        union
-        select
-            undirected.to_number as node_number,
-            min(labels.component_number) as component_number
-        from labels
-        inner join undirected on labels.node_number = undirected.from_number
-        inner join recurring.labels as known on undirected.to_number = known.node_number
-        group by undirected.to_number
-        having min(labels.component_number) < min(known.component_number)
     )
+{%- endmacro %}
 
+{#- Each node with the sort key of its component's smallest number (CTE labels: node_number,
+    component_number). -#}
+{% macro labelled_nodes() -%}
     select
         numbered.node_key,
         anchors.sort_key as component_sort_key
